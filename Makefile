@@ -1,0 +1,44 @@
+# 码上议 Mashangyi. `make run` serves the product; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY_STAMP   := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: run test bench lint setup clean migration
+
+setup: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is required (apt-get install npm)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+run: setup
+	$(BIN)/mashangyi migrate
+	$(BIN)/mashangyi demo
+	$(BIN)/mashangyi serve
+
+lint: setup
+	$(BIN)/ruff check server signaling tests benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python benchmarks/intake.py
+
+# Developers: autogenerate a migration from the models, e.g. make migration m="add votes"
+migration: setup
+	MASHANGYI_DATA_DIR=$$(mktemp -d) sh -c '$(BIN)/mashangyi migrate && $(BIN)/mashangyi revision -m "$(m)"'
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

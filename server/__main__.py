@@ -1,0 +1,216 @@
+"""The `mashangyi` command: serve, migrate, demo, import-rooms, create-user."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from server import migrations
+from server.accounts import actions as accounts
+from server.core.auth import Role
+from server.core.clock import SystemClock
+from server.core.context import Context
+from server.core.db import Database
+from server.core.errors import AppError
+from server.core.files import FileStore
+from server.core.notifier import NullNotifier
+from server.core.ratelimit import MemoryRateLimiter
+from server.demo import demo_file, load_demo
+from server.rooms import actions as rooms
+from server.rooms.qr import qr_text
+from server.settings import ConfigError, Settings
+
+
+@asynccontextmanager
+async def cli_context(settings: Settings) -> AsyncIterator[Context]:
+    """A Context for one command-line run: no browsers listening, no rate limits shared."""
+    clock = SystemClock()
+    db = Database(settings.database_url, pool_size=2)
+    try:
+        yield Context(
+            settings=settings,
+            db=db,
+            clock=clock,
+            notifier=NullNotifier(),
+            limiter=MemoryRateLimiter(clock),
+            files=FileStore(settings.uploads_dir),
+        )
+    finally:
+        await db.close()
+
+
+async def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    await migrations.upgrade(settings.database_url)
+    print(f"database is up to date ({_safe_url(settings.database_url)})")
+    return 0
+
+
+async def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    async with cli_context(settings) as ctx:
+        result = await load_demo(ctx)
+    if result.created:
+        print("demo city created; one-time passwords (change at first login):")
+        for login in result.logins:
+            print(f"  {login['role']:<13} {login['username']:<18} {login['password']}")
+    else:
+        print("database already has regions; demo not loaded")
+    return 0
+
+
+async def _import_rooms(settings: Settings, args: argparse.Namespace) -> int:
+    data = await asyncio.to_thread(Path(args.file).read_bytes)
+    async with cli_context(settings) as ctx:
+        report = await rooms.import_rooms(ctx, None, data)
+    print(
+        f"regions created {report.regions_created}, rooms created {report.rooms_created}, "
+        f"updated {report.rooms_updated}, unchanged {report.rooms_unchanged}"
+    )
+    return 0
+
+
+async def _create_user(settings: Settings, args: argparse.Namespace) -> int:
+    async with cli_context(settings) as ctx:
+        if args.reset:
+            secret = await accounts.reset_password(ctx, None, username=args.username)
+            print(f"new one-time password for {args.username}: {secret}")
+            return 0
+        if args.role is None or args.region is None or args.name is None:
+            print(
+                "mashangyi: create-user needs --role, --region and --name (or --reset)",
+                file=sys.stderr,
+            )
+            return 2
+        created = await accounts.create_user(
+            ctx,
+            None,
+            username=args.username,
+            display_name=args.name,
+            role=Role(args.role),
+            region_id=args.region,
+        )
+    print(
+        f"created {created.user.username} ({created.user.role}, {created.user.region_name}); "
+        f"one-time password: {created.one_time_password}"
+    )
+    return 0
+
+
+async def _revision(settings: Settings, args: argparse.Namespace) -> int:
+    await migrations.revision(settings.database_url, args.message)
+    return 0
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from server.app import create_app
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    if "MASHANGYI_PUBLIC_BASE_URL" not in os.environ:
+        settings = replace(settings, host=host, port=port, public_base_url=f"http://{host}:{port}")
+    asyncio.run(_announce(settings, host, port))
+    web.run_app(
+        create_app(settings),
+        host=host,
+        port=port,
+        print=None,
+        access_log=None if args.quiet else logging.getLogger("aiohttp.access"),
+    )
+    return 0
+
+
+async def _announce(settings: Settings, host: str, port: int) -> None:
+    print(
+        f"码上议 Mashangyi serving on http://{host}:{port}  (database: "
+        f"{_safe_url(settings.database_url)}, socket.io: "
+        f"{'redis' if settings.redis_url else 'in-process'})"
+    )
+    path = demo_file(settings.data_dir)
+    if not path.exists():
+        return
+    async with cli_context(settings) as ctx:
+        result = await load_demo(ctx)
+        if not result.room_id:
+            return
+        try:
+            room, _ = await rooms.get_room(ctx, None, result.room_id)
+        except AppError:
+            return
+    print(f"\nDemo room {room.name}: {room.public_url}\n{qr_text(room.public_url)}")
+    print(f"Staff: http://{host}:{port}/staff/  (one-time passwords, changed at first login)")
+    for login in result.logins:
+        print(f"  {login['role']:<13} {login['username']:<18} {login['password']}")
+    print()
+
+
+def _safe_url(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rsplit('@', 1)[-1]}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mashangyi", description="码上议 Mashangyi server")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the web app")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--quiet", action="store_true", help="no access log")
+    sub.add_parser("migrate", help="apply database migrations")
+    sub.add_parser("demo", help="load the demo city into an empty database")
+    imp = sub.add_parser("import-rooms", help="import regions and rooms from a CSV file")
+    imp.add_argument("file")
+    user = sub.add_parser("create-user", help="create a staff account, or --reset its password")
+    user.add_argument("username")
+    user.add_argument("--role", choices=[r.value for r in Role])
+    user.add_argument("--region", type=int, help="region id")
+    user.add_argument("--name", help="display name")
+    user.add_argument("--reset", action="store_true", help="issue a new one-time password")
+    rev = sub.add_parser("revision", help="(developers) autogenerate a migration")
+    rev.add_argument("-m", "--message", required=True)
+    return parser
+
+
+ASYNC_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]] = {
+    "migrate": _migrate,
+    "demo": _demo,
+    "import-rooms": _import_rooms,
+    "create-user": _create_user,
+    "revision": _revision,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"mashangyi: configuration error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "serve":
+            return _serve(settings, args)
+        return asyncio.run(ASYNC_COMMANDS[args.command](settings, args))
+    except AppError as exc:
+        print(f"mashangyi: {exc.message}", file=sys.stderr)
+        for field, problem in exc.fields.items():
+            print(f"  {field}: {problem}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"mashangyi: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Staff accounts, logins and server-side sessions."""

@@ -1,0 +1,192 @@
+"""create_app(settings): wiring only."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+import socketio
+from aiohttp import web
+
+from server import __version__
+from server.accounts import http as accounts_http
+from server.core.clock import Clock, SystemClock
+from server.core.context import Context
+from server.core.db import Database
+from server.core.files import FileStore
+from server.core.i18n import catalogue
+from server.core.notifier import Notifier, SocketIONotifier
+from server.core.openapi import document
+from server.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from server.core.web import (
+    CTX,
+    NODE_MODULES,
+    SIO,
+    STATIC_DIR,
+    error_middleware,
+    identity_middleware,
+    json_response,
+    render,
+    security_headers_middleware,
+)
+from server.rooms import http as rooms_http
+from server.settings import Settings
+from server.topics import http as topics_http
+from server.topics.live import StaffNamespace
+
+log = logging.getLogger(__name__)
+
+# Third-party browser code, installed from npm at setup and served from node_modules.
+VENDOR_FILES = {
+    "socket.io.min.js": NODE_MODULES / "socket.io-client" / "dist" / "socket.io.min.js",
+    "socket.io.min.js.map": NODE_MODULES / "socket.io-client" / "dist" / "socket.io.min.js.map",
+}
+
+FEATURE_ROUTES = (accounts_http.routes, rooms_http.routes, topics_http.routes)
+FEATURE_OPENAPI = (accounts_http.OPENAPI, rooms_http.OPENAPI, topics_http.OPENAPI)
+
+
+def openapi_document() -> dict[str, Any]:
+    paths: dict[str, Any] = {
+        "/api/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "tags": ["meta"],
+                "responses": {
+                    "200": {"description": "OK", "content": {"application/json": {"schema": {}}}}
+                },
+            }
+        },
+        "/api/health": {
+            "get": {
+                "summary": "Liveness and database reachability",
+                "tags": ["meta"],
+                "responses": {
+                    "200": {"description": "OK", "content": {"application/json": {"schema": {}}}}
+                },
+            }
+        },
+    }
+    for fragment in FEATURE_OPENAPI:
+        paths.update(fragment)
+    return document(paths, version=__version__)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    notifier: Notifier | None = None,
+    limiter: RateLimiter | None = None,
+) -> web.Application:
+    """The whole server as one aiohttp application. Resources open and close with it."""
+    clock = clock or SystemClock()
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[
+            error_middleware,
+            security_headers_middleware,
+            identity_middleware,
+            accounts_http.auth_middleware,
+        ],
+    )
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(STATIC_DIR / "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+        undefined=jinja2.StrictUndefined,
+    )
+    aiohttp_jinja2.get_env(app).globals["catalogue"] = catalogue
+
+    manager = (
+        socketio.AsyncRedisManager(settings.redis_url, channel="mashangyi-socketio")
+        if settings.redis_url
+        else None
+    )
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=manager,
+        cors_allowed_origins=[],
+        logger=False,
+        engineio_logger=False,
+    )
+    sio.attach(app)
+    app[SIO] = sio
+
+    db = Database(settings.database_url)
+    if limiter is None:
+        if settings.redis_url:
+            import redis.asyncio as aioredis
+
+            limiter = RedisRateLimiter(aioredis.from_url(settings.redis_url), clock)
+        else:
+            limiter = MemoryRateLimiter(clock)
+    ctx = Context(
+        settings=settings,
+        db=db,
+        clock=clock,
+        notifier=notifier or SocketIONotifier(sio),
+        limiter=limiter,
+        files=FileStore(settings.uploads_dir),
+    )
+    app[CTX] = ctx
+    sio.register_namespace(StaffNamespace(ctx))
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await limiter.close()
+        await db.close()
+
+    app.cleanup_ctx.append(resources)
+    app.on_shutdown.append(_disconnect_sockets)
+
+    for table in FEATURE_ROUTES:
+        app.router.add_routes(table)
+    app.router.add_get("/", _home)
+    app.router.add_get("/api/openapi.json", _openapi)
+    app.router.add_get("/api/health", _health)
+    app.router.add_get("/vendor/{name}", _vendor)
+    app.router.add_static("/static/", STATIC_DIR, name="static", append_version=False)
+    _check_vendor()
+    return app
+
+
+async def _disconnect_sockets(app: web.Application) -> None:
+    sio: Any = app[SIO]
+    await sio.shutdown()
+
+
+async def _home(request: web.Request) -> web.Response:
+    return render(request, "home.html", {})
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    return json_response(openapi_document())
+
+
+async def _health(request: web.Request) -> web.Response:
+    await request.app[CTX].db.ping()
+    return json_response({"ok": True, "version": __version__})
+
+
+async def _vendor(request: web.Request) -> web.StreamResponse:
+    path = VENDOR_FILES.get(request.match_info["name"])
+    if path is None or not path.exists():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=86400"})
+
+
+def _check_vendor() -> None:
+    missing = [
+        name
+        for name, path in VENDOR_FILES.items()
+        if not name.endswith(".map") and not Path(path).exists()
+    ]
+    if missing:
+        log.warning(
+            "front-end packages missing (%s): run `npm ci` (make run does)", ", ".join(missing)
+        )

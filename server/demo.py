@@ -1,0 +1,159 @@
+"""A demo city for `make run`: regions, a dozen rooms, staff with one-time passwords, topics."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from server.accounts import actions as accounts
+from server.core.auth import Role
+from server.core.context import Context
+from server.rooms import actions as rooms
+from server.rooms.model import RegionLevel, RoomFields
+from server.topics import actions as topics
+from server.topics.model import Submission
+
+CITY = "安和市"
+TREE: dict[tuple[str, RegionLevel], dict[str, list[str]]] = {
+    ("清河区", RegionLevel.COUNTY): {
+        "城南街道": ["幸福里社区", "书香苑社区", "河畔社区"],
+        "王营镇": ["王营村", "新河村"],
+    },
+    ("运河县", RegionLevel.COUNTY): {
+        "码头镇": ["码头社区", "漕运村"],
+        "运东街道": ["运东社区", "丽景社区"],
+    },
+    ("高新开发园区", RegionLevel.PARK): {
+        "科创街道": ["创业社区", "智谷社区", "蓝湾社区"],
+    },
+}
+STAFF = [
+    ("admin", "系统管理员", Role.ADMIN, None),
+    ("dispatcher", "清河区派单员", Role.DISPATCHER, "清河区"),
+    ("info.chengnan", "城南街道信息员", Role.INFO_OFFICER, "城南街道"),
+    ("handler.chengnan", "城南街道专人", Role.HANDLER, "城南街道"),
+    ("chief.xingfu", "幸福里室长", Role.ROOM_CHIEF, "幸福里社区"),
+]
+TOPICS = [
+    (
+        "小区电动车充电桩不够用",
+        "幸福里小区只有两组充电桩，晚上经常排队，有居民在楼道里私拉电线充电，存在火灾隐患，希望增设充电桩。",
+        "demand",
+    ),
+    (
+        "老旧小区加装电梯进展缓慢",
+        "3号楼住着很多老人，加装电梯的申请交了一年多还没有动静，想了解审批到哪一步了。",
+        "demand",
+    ),
+    (
+        "建议在社区开办老年助餐点",
+        "社区独居老人较多，做饭不方便，建议利用党群服务中心一楼开设老年助餐点，按成本价供餐。",
+        "suggestion",
+    ),
+    (
+        "学校门口早晚高峰拥堵",
+        "实验小学门口上下学时段车辆乱停，孩子过马路很危险，希望交警和学校一起想办法，比如设置临时停车带。",
+        "demand",
+    ),
+    (
+        "医保异地报销手续繁琐",
+        "在外地住院的医药费回来报销要跑好几趟，材料要求也不清楚，希望能一次说清楚或者网上办理。",
+        "demand",
+    ),
+    (
+        "河边步道路灯不亮",
+        "河畔社区沿河步道有七八盏路灯坏了半个月，晚上散步看不清路，已经有人摔倒。",
+        "demand",
+    ),
+    (
+        "建议增加垃圾分类指导员",
+        "垃圾分类投放点经常混投，建议早晚投放时段安排志愿者或指导员现场指导。",
+        "suggestion",
+    ),
+    (
+        "物业费上涨没有公示",
+        "小区物业通知明年物业费上涨，但没有公开收支情况，也没有开业主大会，希望社区协调公开账目。",
+        "demand",
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoResult:
+    created: bool
+    room_id: int
+    logins: list[dict[str, str]]
+
+
+def demo_file(data_dir: Path) -> Path:
+    return data_dir / "demo.json"
+
+
+async def load_demo(ctx: Context) -> DemoResult:
+    """Create the demo city unless the database already has regions.
+
+    Writes the one-time passwords to ``demo.json`` in the data dir (mode 0600) so
+    `make run` can show them again until they are changed.
+    """
+    path = demo_file(ctx.settings.data_dir)
+    if await rooms.list_region_tree(ctx, None):
+        if path.exists():
+            saved = json.loads(path.read_text("utf-8"))
+            return DemoResult(False, int(saved["room_id"]), list(saved["logins"]))
+        return DemoResult(False, 0, [])
+    city = await rooms.create_region(ctx, None, parent_id=None, level=RegionLevel.CITY, name=CITY)
+    by_name = {CITY: city.id}
+    room_ids: list[int] = []
+    for (county_name, level), towns in TREE.items():
+        county = await rooms.create_region(
+            ctx, None, parent_id=city.id, level=level, name=county_name
+        )
+        by_name[county_name] = county.id
+        for town_name, communities in towns.items():
+            town = await rooms.create_region(
+                ctx, None, parent_id=county.id, level=RegionLevel.TOWN, name=town_name
+            )
+            by_name[town_name] = town.id
+            for community_name in communities:
+                community = await rooms.create_region(
+                    ctx, None, parent_id=town.id, level=RegionLevel.COMMUNITY, name=community_name
+                )
+                by_name[community_name] = community.id
+                room = await rooms.create_room(
+                    ctx,
+                    None,
+                    region_id=community.id,
+                    fields=RoomFields(
+                        name=f"{community_name}协商议事室",
+                        chief=f"{community_name[:2]}室长",
+                        address=f"{county_name}{town_name}{community_name}党群服务中心二楼",
+                        opening_hours="周一至周五 9:00-17:00",
+                    ),
+                )
+                room_ids.append(room.id)
+    logins = []
+    for username, display, role, region_name in STAFF:
+        created = await accounts.create_user(
+            ctx,
+            None,
+            username=username,
+            display_name=display,
+            role=role,
+            region_id=by_name[region_name or CITY],
+        )
+        logins.append({"username": username, "password": created.one_time_password, "role": role})
+    for i, (title, description, kind) in enumerate(TOPICS):
+        await topics.submit_topic(
+            ctx,
+            Submission(title=title, description=description, kind=kind),
+            [],
+            room_code=(await rooms.get_room(ctx, None, room_ids[i % 3]))[0].code,
+            device_id=f"demo-{i}",
+            ip="127.0.0.1",
+        )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"room_id": room_ids[0], "logins": logins}, fh, ensure_ascii=False, indent=2)
+    return DemoResult(True, room_ids[0], logins)

@@ -1,0 +1,214 @@
+"""Settings from the environment (``MASHANGYI_*``), validated once at start."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PREFIX = "MASHANGYI_"
+
+
+class ConfigError(Exception):
+    """Bad configuration; the message is one line naming the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most ``count`` hits per ``seconds``; written ``COUNT/SECONDS`` in the environment."""
+
+    count: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, name: str, raw: str) -> RateLimit:
+        try:
+            count_s, seconds_s = raw.split("/", 1)
+            count, seconds = int(count_s), int(seconds_s)
+        except ValueError:
+            raise ConfigError(f"{PREFIX}{name} must look like COUNT/SECONDS, got {raw!r}") from None
+        if count < 1 or seconds < 1:
+            raise ConfigError(f"{PREFIX}{name} needs a positive count and window, got {raw!r}")
+        return cls(count, seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    public_base_url: str
+    secret_key: str
+    recordings_dir: Path
+    uploads_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    topic_number_prefix: str = "HA"
+    max_photo_bytes: int = 5 * 1024 * 1024
+    max_photos: int = 3
+    max_image_pixels: int = 40_000_000
+    max_body_bytes: int = 17 * 1024 * 1024
+    rate_limit_device: RateLimit = RateLimit(10, 3600)
+    rate_limit_ip: RateLimit = RateLimit(60, 3600)
+    rate_limit_login: RateLimit = RateLimit(10, 300)
+    trust_forwarded_for: bool = False
+    session_hours: int = 12
+    log_level: str = "INFO"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_base_url.startswith("https://")
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, base_dir: Path | None = None
+    ) -> Settings:
+        """Read and validate every setting; raise ConfigError naming the first bad one.
+
+        Creates the data, uploads and recordings folders, and on first run a secret
+        key file in the data dir when ``MASHANGYI_SECRET_KEY`` is unset.
+        """
+        env = os.environ if env is None else env
+        base = base_dir or Path.cwd()
+
+        def get(name: str, default: str | None = None) -> str | None:
+            value = env.get(PREFIX + name)
+            return default if value is None or value.strip() == "" else value.strip()
+
+        def get_int(name: str, default: int, lo: int, hi: int) -> int:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ConfigError(f"{PREFIX}{name} must be an integer, got {raw!r}") from None
+            if not lo <= value <= hi:
+                raise ConfigError(f"{PREFIX}{name} must be between {lo} and {hi}, got {value}")
+            return value
+
+        def get_bool(name: str, default: bool) -> bool:
+            raw = get(name)
+            if raw is None:
+                return default
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ConfigError(f"{PREFIX}{name} must be true or false, got {raw!r}")
+
+        def get_path(name: str, default: Path) -> Path:
+            raw = get(name)
+            path = Path(raw) if raw else default
+            return path if path.is_absolute() else base / path
+
+        data_dir = get_path("DATA_DIR", Path("var"))
+        recordings_dir = get_path("RECORDINGS_DIR", Path("recordings"))
+        uploads_dir = get_path("UPLOADS_DIR", data_dir / "uploads")
+        for name, folder in (
+            ("DATA_DIR", data_dir),
+            ("RECORDINGS_DIR", recordings_dir),
+            ("UPLOADS_DIR", uploads_dir),
+        ):
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(
+                    f"{PREFIX}{name}: cannot create {folder}: {exc.strerror}"
+                ) from None
+
+        database_url = get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'mashangyi.db'}"
+        database_url = _normalise_database_url(database_url)
+
+        redis_url = get("REDIS_URL")
+        if redis_url is not None and urlsplit(redis_url).scheme not in {"redis", "rediss", "unix"}:
+            raise ConfigError(f"{PREFIX}REDIS_URL must be a redis:// URL, got {redis_url!r}")
+
+        port = get_int("PORT", 8080, 1, 65535)
+        host = get("HOST", "127.0.0.1") or "127.0.0.1"
+        public_base_url = (get("PUBLIC_BASE_URL") or f"http://{host}:{port}").rstrip("/")
+        parts = urlsplit(public_base_url)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ConfigError(
+                f"{PREFIX}PUBLIC_BASE_URL must be an absolute http(s) URL, got {public_base_url!r}"
+            )
+
+        prefix = get("TOPIC_PREFIX", "HA") or "HA"
+        if not (
+            prefix.isascii() and prefix.isalpha() and prefix.isupper() and 1 <= len(prefix) <= 6
+        ):
+            raise ConfigError(f"{PREFIX}TOPIC_PREFIX must be 1-6 capital letters, got {prefix!r}")
+
+        log_level = (get("LOG_LEVEL", "INFO") or "INFO").upper()
+        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError(f"{PREFIX}LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+
+        max_photo_bytes = get_int("MAX_PHOTO_BYTES", 5 * 1024 * 1024, 64 * 1024, 50 * 1024 * 1024)
+        max_photos = get_int("MAX_PHOTOS", 3, 0, 10)
+
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            redis_url=redis_url,
+            public_base_url=public_base_url,
+            secret_key=get("SECRET_KEY") or _load_or_create_secret(data_dir),
+            recordings_dir=recordings_dir,
+            uploads_dir=uploads_dir,
+            host=host,
+            port=port,
+            topic_number_prefix=prefix,
+            max_photo_bytes=max_photo_bytes,
+            max_photos=max_photos,
+            max_image_pixels=get_int("MAX_IMAGE_PIXELS", 40_000_000, 1_000_000, 200_000_000),
+            max_body_bytes=max_photos * max_photo_bytes + 1024 * 1024,
+            rate_limit_device=RateLimit.parse(
+                "RATE_LIMIT_DEVICE", get("RATE_LIMIT_DEVICE", "10/3600") or ""
+            ),
+            rate_limit_ip=RateLimit.parse("RATE_LIMIT_IP", get("RATE_LIMIT_IP", "60/3600") or ""),
+            rate_limit_login=RateLimit.parse(
+                "RATE_LIMIT_LOGIN", get("RATE_LIMIT_LOGIN", "10/300") or ""
+            ),
+            trust_forwarded_for=get_bool("TRUST_FORWARDED_FOR", False),
+            session_hours=get_int("SESSION_HOURS", 12, 1, 24 * 30),
+            log_level=log_level,
+        )
+
+
+def _normalise_database_url(url: str) -> str:
+    """Accept the plain scheme people type and pick the async driver for it."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ConfigError(f"{PREFIX}DATABASE_URL must be a URL like postgresql://..., got {url!r}")
+    drivers = {
+        "sqlite": "sqlite+aiosqlite",
+        "sqlite+aiosqlite": "sqlite+aiosqlite",
+        "postgresql": "postgresql+asyncpg",
+        "postgres": "postgresql+asyncpg",
+        "postgresql+asyncpg": "postgresql+asyncpg",
+    }
+    if scheme not in drivers:
+        raise ConfigError(
+            f"{PREFIX}DATABASE_URL must use sqlite or postgresql, got scheme {scheme!r}"
+        )
+    return f"{drivers[scheme]}://{rest}"
+
+
+def _load_or_create_secret(data_dir: Path) -> str:
+    path = data_dir / "secret_key"
+    if path.exists():
+        secret = path.read_text().strip()
+        if len(secret) < 32:
+            raise ConfigError(f"{path} holds a secret shorter than 32 characters; delete it")
+        return secret
+    secret = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret + "\n")
+    return secret

@@ -1,0 +1,451 @@
+"""Use cases for topics: intake (征题), tracking, and the staff queue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from server.core.audit import record_audit
+from server.core.auth import Permission, Principal, new_token, token_digest
+from server.core.clock import LOCAL_TZ
+from server.core.context import Context
+from server.core.errors import Gone, NotFound, ValidationFailed
+from server.core.files import StagedFile
+from server.core.images import CleanImage, clean_image
+from server.core.ratelimit import enforce
+from server.rooms import actions as rooms
+from server.rooms.actions import RoomView
+from server.rooms.model import RoomCodeStatus
+from server.topics import store
+from server.topics.model import (
+    ActorKind,
+    Submission,
+    TopicKind,
+    TopicSource,
+    TopicStatus,
+    clean_submission,
+    counter_key,
+    format_number,
+    mask_phone,
+)
+from server.topics.store import TopicFilter
+from server.topics.tables import Topic, TopicEvent, TopicPhoto
+
+log = logging.getLogger(__name__)
+
+STAFF_NAMESPACE = "/staff"
+
+
+def region_room(region_id: int) -> str:
+    """The socket.io room of staff whose territory is this region."""
+    return f"region:{region_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file as it arrived; nothing about it is trusted."""
+
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SubmittedTopic:
+    topic_id: int
+    number: str
+    tracking_token: str
+    tracking_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class PublicEvent:
+    at: datetime
+    status: TopicStatus
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedTopic:
+    number: str
+    title: str
+    description: str
+    kind: TopicKind
+    status: TopicStatus
+    room_name: str
+    room_code: str
+    created_at: datetime
+    photo_ids: tuple[int, ...]
+    timeline: tuple[PublicEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PublicTopic:
+    number: str
+    title: str
+    kind: TopicKind
+    status: TopicStatus
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RoomPageView:
+    room: RoomView
+    status: RoomCodeStatus
+    topics: list[PublicTopic]
+
+
+@dataclass(frozen=True, slots=True)
+class StaffTopic:
+    id: int
+    number: str
+    title: str
+    description: str
+    kind: TopicKind
+    source: TopicSource
+    status: TopicStatus
+    category: str | None
+    room_id: int
+    room_name: str
+    room_code: str
+    region_id: int
+    region_name: str
+    submitter_name: str
+    submitter_phone_masked: str
+    photo_count: int
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "number": self.number,
+            "title": self.title,
+            "description": self.description,
+            "kind": self.kind,
+            "source": self.source,
+            "status": self.status,
+            "category": self.category,
+            "room": {"id": self.room_id, "name": self.room_name, "code": self.room_code},
+            "region": {"id": self.region_id, "name": self.region_name},
+            "submitter": {"name": self.submitter_name, "phone": self.submitter_phone_masked},
+            "photo_count": self.photo_count,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TopicList:
+    topics: list[StaffTopic]
+    total: int
+    next_before_id: int | None
+
+
+def tracking_url(ctx: Context, token: str) -> str:
+    return f"{ctx.settings.public_base_url}/t/{token}"
+
+
+async def _clean_photos(ctx: Context, uploads: list[Upload]) -> list[CleanImage]:
+    if len(uploads) > ctx.settings.max_photos:
+        raise ValidationFailed(
+            f"At most {ctx.settings.max_photos} photos.",
+            fields={"photos": f"At most {ctx.settings.max_photos} photos."},
+        )
+    cleaned = []
+    for i, upload in enumerate(uploads, start=1):
+        if len(upload.data) > ctx.settings.max_photo_bytes:
+            limit_mb = ctx.settings.max_photo_bytes // (1024 * 1024)
+            raise ValidationFailed(
+                f"Photo {i} is over {limit_mb} MB.",
+                fields={"photos": f"Photo {i} is over {limit_mb} MB."},
+            )
+        # Decoding is CPU work: keep it off the event loop.
+        cleaned.append(
+            await asyncio.to_thread(
+                clean_image,
+                upload.data,
+                max_pixels=ctx.settings.max_image_pixels,
+                name=f"Photo {i}",
+            )
+        )
+    return cleaned
+
+
+async def submit_topic(
+    ctx: Context,
+    submission: Submission,
+    photos: list[Upload],
+    *,
+    room_code: str | None = None,
+    room_id: int | None = None,
+    actor: Principal | None = None,
+    device_id: str | None = None,
+    ip: str = "",
+) -> SubmittedTopic:
+    """Validate, number and store a new topic with its photos, then tell the staff.
+
+    Residents name the room by its code (public, rate-limited per device and IP);
+    an info officer entering a paper topic names it by id and must cover its region.
+    The number comes from a counter row locked in the same transaction. Photos are
+    re-encoded first and placed just before commit: a refusal at any step leaves
+    no row and no file.
+    """
+    if actor is None:
+        checks = [
+            (f"topic-ip:{ip}", ctx.settings.rate_limit_ip.count, ctx.settings.rate_limit_ip.seconds)
+        ]
+        if device_id:
+            checks.append(
+                (
+                    f"topic-dev:{device_id}",
+                    ctx.settings.rate_limit_device.count,
+                    ctx.settings.rate_limit_device.seconds,
+                )
+            )
+        await enforce(ctx.limiter, checks)
+    clean, errors = clean_submission(submission)
+    if clean is None:
+        raise ValidationFailed("Some fields need attention.", fields=errors)
+    room = await _resolve_room(ctx, room_code=room_code, room_id=room_id, actor=actor)
+    images = await _clean_photos(ctx, photos)
+
+    staged: list[StagedFile] = []
+    now = ctx.clock.now()
+    local = now.astimezone(LOCAL_TZ)
+    token = new_token(24)
+    try:
+        for image in images:
+            staged.append(await ctx.files.stage(image.data, f"topics/{local:%Y/%m}", ".jpg"))
+        async with ctx.db.write() as session:
+            prefix = ctx.settings.topic_number_prefix
+            seq = await store.take_number(session, counter_key(prefix, local.year))
+            topic = Topic(
+                number=format_number(prefix, local.year, seq),
+                room_id=room.id,
+                region_id=room.region_id,
+                title=clean.title,
+                description=clean.description,
+                kind=clean.kind,
+                source=TopicSource.QR if actor is None else TopicSource.OFFLINE,
+                status=TopicStatus.SUBMITTED,
+                submitter_name=clean.name,
+                submitter_phone=clean.phone,
+                consent=submission.consent,
+                device_id=device_id if actor is None else None,
+                tracking_digest=token_digest(token),
+                entered_by_id=actor.user_id if actor else None,
+                created_at=now,
+                updated_at=now,
+                version=1,
+            )
+            store.add_topic(session, topic)
+            await session.flush()
+            for position, (image, file) in enumerate(zip(images, staged, strict=True)):
+                store.add_photo(
+                    session,
+                    TopicPhoto(
+                        topic_id=topic.id,
+                        position=position,
+                        relpath=file.relpath,
+                        width=image.width,
+                        height=image.height,
+                        size=len(image.data),
+                    ),
+                )
+            store.add_event(
+                session,
+                TopicEvent(
+                    topic_id=topic.id,
+                    at=now,
+                    actor_kind=ActorKind.RESIDENT if actor is None else ActorKind.STAFF,
+                    actor_id=actor.user_id if actor else None,
+                    from_status=None,
+                    to_status=TopicStatus.SUBMITTED,
+                    note="",
+                    public=True,
+                ),
+            )
+            if actor is not None:
+                record_audit(
+                    session,
+                    at=now,
+                    actor_id=actor.user_id,
+                    action="topic.enter",
+                    target=f"topic:{topic.id}",
+                    detail={"number": topic.number},
+                )
+            await session.flush()
+            ctx.files.place(staged)
+    except BaseException:
+        ctx.files.discard(staged)
+        raise
+
+    summary = _staff_topic(topic, room.name, room.code, room.region_names[-1], len(images))
+    await _publish(ctx, room, "submitted", summary)
+    return SubmittedTopic(topic.id, topic.number, token, tracking_url(ctx, token))
+
+
+async def _resolve_room(
+    ctx: Context, *, room_code: str | None, room_id: int | None, actor: Principal | None
+) -> RoomView:
+    if actor is not None:
+        if room_id is None:
+            raise ValidationFailed("Choose a room.", fields={"room_id": "Required."})
+        try:
+            room, _codes = await rooms.get_room(ctx, actor, room_id)
+        except NotFound:
+            raise ValidationFailed("Unknown room.", fields={"room_id": "No such room."}) from None
+        actor.require(Permission.ENTER_TOPICS, room.region_path)
+        return room
+    lookup = await rooms.lookup_room_code(ctx, room_code or "")
+    if lookup is None:
+        raise NotFound("There is no room with that code.")
+    if lookup.status is RoomCodeStatus.REVOKED:
+        raise Gone("This room code is no longer in use.")
+    return lookup.room
+
+
+async def _publish(ctx: Context, room: RoomView, op: str, topic: StaffTopic) -> None:
+    """Tell the staff whose territory holds the room, and nobody else. After commit only."""
+    ancestors = [int(p) for p in room.region_path.strip("/").split("/") if p]
+    try:
+        await ctx.notifier.emit(
+            "topic",
+            {"type": "topic", "op": op, "topic": topic.to_json()},
+            namespace=STAFF_NAMESPACE,
+            rooms=[region_room(r) for r in ancestors],
+        )
+    except Exception:  # the topic is stored; a lost push is repaired by the next page load
+        log.exception("could not publish topic %s", topic.number)
+
+
+def _staff_topic(
+    topic: Topic, room_name: str, room_code: str, region_name: str, photo_count: int
+) -> StaffTopic:
+    return StaffTopic(
+        id=topic.id,
+        number=topic.number,
+        title=topic.title,
+        description=topic.description,
+        kind=topic.kind,
+        source=topic.source,
+        status=topic.status,
+        category=topic.category,
+        room_id=topic.room_id,
+        room_name=room_name,
+        room_code=room_code,
+        region_id=topic.region_id,
+        region_name=region_name,
+        submitter_name=topic.submitter_name,
+        submitter_phone_masked=mask_phone(topic.submitter_phone),
+        photo_count=photo_count,
+        created_at=topic.created_at,
+    )
+
+
+async def track_topic(ctx: Context, token: str) -> TrackedTopic:
+    """What the submitter's private link shows: the topic and its public timeline."""
+    if not token or len(token) > 64:
+        raise NotFound("No topic behind this link.")
+    async with ctx.db.read() as session:
+        topic = await store.get_topic_by_tracking(session, token_digest(token))
+        if topic is None:
+            raise NotFound("No topic behind this link.")
+        events = await store.list_events(session, topic.id, public_only=True)
+        photos = await store.list_photos(session, topic.id)
+    room, _ = await rooms.get_room(ctx, None, topic.room_id)
+    return TrackedTopic(
+        number=topic.number,
+        title=topic.title,
+        description=topic.description,
+        kind=topic.kind,
+        status=topic.status,
+        room_name=room.name,
+        room_code=room.code,
+        created_at=topic.created_at,
+        photo_ids=tuple(p.id for p in photos),
+        timeline=tuple(PublicEvent(e.at, e.to_status, e.note) for e in events),
+    )
+
+
+async def tracked_photo(ctx: Context, token: str, photo_id: int) -> bytes:
+    async with ctx.db.read() as session:
+        topic = await store.get_topic_by_tracking(session, token_digest(token))
+        photo = await store.get_photo(session, topic.id, photo_id) if topic else None
+    if photo is None:
+        raise NotFound("No such photo.")
+    return await ctx.files.read(photo.relpath)
+
+
+async def room_page(ctx: Context, code: str, *, limit: int = 30) -> RoomPageView:
+    """The public face of a room: who and where it is, and its latest topics."""
+    lookup = await rooms.lookup_room_code(ctx, code)
+    if lookup is None:
+        raise NotFound("There is no room with that code.")
+    topics: list[PublicTopic] = []
+    if lookup.status is not RoomCodeStatus.REVOKED:
+        async with ctx.db.read() as session:
+            rows = await store.list_topics(
+                session, TopicFilter(room_id=lookup.room.id), limit=limit
+            )
+        topics = [
+            PublicTopic(t.number, t.title, t.kind, t.status, t.created_at)
+            for t, _room, _region in rows
+            if t.status is not TopicStatus.REJECTED
+        ]
+    return RoomPageView(lookup.room, lookup.status, topics)
+
+
+async def list_topics(
+    ctx: Context,
+    actor: Principal,
+    *,
+    region_id: int | None = None,
+    statuses: tuple[TopicStatus, ...] = (),
+    categories: tuple[str, ...] = (),
+    kind: TopicKind | None = None,
+    source: TopicSource | None = None,
+    search: str | None = None,
+    limit: int = 50,
+    before_id: int | None = None,
+) -> TopicList:
+    """The actor's queue: topics in their territory, newest first."""
+    actor.require(Permission.VIEW_TOPICS)
+    under = actor.region_path
+    if region_id is not None:
+        region = await rooms.get_region(ctx, region_id)
+        if region is None:
+            raise ValidationFailed("Unknown region.", fields={"region_id": "No such region."})
+        actor.require(Permission.VIEW_TOPICS, region.path)
+        under = region.path
+    f = TopicFilter(
+        under_path=under,
+        statuses=statuses,
+        categories=categories,
+        kind=kind,
+        source=source,
+        search=search,
+    )
+    async with ctx.db.read() as session:
+        rows = await store.list_topics(session, f, limit=limit + 1, before_id=before_id)
+        total = await store.count_topics(session, f)
+        counts = await store.count_photos(session, [t.id for t, _, _ in rows[:limit]])
+    items = [
+        _staff_topic(t, room.name, room.code, region.name, counts.get(t.id, 0))
+        for t, room, region in rows[:limit]
+    ]
+    more = len(rows) > limit
+    return TopicList(items, total, items[-1].id if more and items else None)
+
+
+async def staff_photo(ctx: Context, actor: Principal, topic_id: int, photo_id: int) -> bytes:
+    async with ctx.db.read() as session:
+        topic = await store.get_topic(session, topic_id)
+        photo = await store.get_photo(session, topic_id, photo_id) if topic else None
+    if topic is None or photo is None:
+        raise NotFound("No such photo.")
+    region = await rooms.get_region(ctx, topic.region_id)
+    assert region is not None
+    actor.require(Permission.VIEW_TOPICS, region.path)
+    return await ctx.files.read(photo.relpath)

@@ -1,0 +1,529 @@
+"""Intake (the room page and its form), tracking links, and the staff topic queue."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import BodyPartReader, web
+
+from server.core.auth import Permission
+from server.core.errors import BadRequest, NotFound, ValidationFailed
+from server.core.openapi import (
+    array,
+    boolean,
+    integer,
+    obj,
+    operation,
+    path_param,
+    query_param,
+    string,
+)
+from server.core.web import (
+    client_ip,
+    ctx_of,
+    device_id,
+    int_param,
+    json_response,
+    read_json,
+    render,
+    require_staff,
+    staff_page,
+)
+from server.rooms.actions import list_region_tree
+from server.rooms.model import RoomCodeStatus
+from server.topics import actions
+from server.topics.actions import PublicTopic, SubmittedTopic, TrackedTopic, Upload
+from server.topics.model import LIMITS, Submission, TopicKind, TopicSource, TopicStatus
+
+routes = web.RouteTableDef()
+MAX_TEXT_PART = 16 * 1024
+TEXT_FIELDS = ("title", "description", "kind", "name", "phone", "consent", "room_id")
+
+
+async def _read_part(part: BodyPartReader, cap: int, name: str) -> bytes:
+    chunks, size = [], 0
+    while chunk := await part.read_chunk(64 * 1024):
+        size += len(chunk)
+        if size > cap:
+            raise ValidationFailed(f"{name} is too large.", fields={name: "Too large."})
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_submission(request: web.Request) -> tuple[dict[str, Any], list[Upload]]:
+    """The form's fields and photos, from multipart (browsers) or JSON (API clients)."""
+    if request.content_type == "application/json":
+        data = await read_json(request)
+        return data, []
+    if request.content_type != "multipart/form-data":
+        raise BadRequest("Send multipart/form-data or JSON.")
+    settings = ctx_of(request).settings
+    fields: dict[str, Any] = {}
+    photos: list[Upload] = []
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise BadRequest("Nested multipart is not accepted.")
+        if part.name == "photos":
+            if not part.filename:
+                await part.release()
+                continue
+            if len(photos) >= settings.max_photos:
+                raise ValidationFailed(
+                    f"At most {settings.max_photos} photos.",
+                    fields={"photos": f"At most {settings.max_photos} photos."},
+                )
+            photo = await _read_part(part, settings.max_photo_bytes, "photos")
+            if photo:
+                photos.append(Upload(part.filename, photo))
+        elif part.name in TEXT_FIELDS:
+            raw = await _read_part(part, MAX_TEXT_PART, part.name)
+            try:
+                fields[part.name] = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValidationFailed(
+                    "Text must be UTF-8.", fields={part.name: "Not UTF-8."}
+                ) from None
+        else:
+            await part.release()
+    return fields, photos
+
+
+def _submission(data: dict[str, Any]) -> Submission:
+    values = {}
+    for name in ("title", "description", "kind", "name", "phone"):
+        value = data.get(name, "")
+        if not isinstance(value, str):
+            raise ValidationFailed(f"{name} must be text.", fields={name: "Must be text."})
+        values[name] = value
+    consent = data.get("consent", False)
+    if isinstance(consent, str):
+        consent = consent.lower() in {"1", "true", "on", "yes"}
+    if not isinstance(consent, bool):
+        raise ValidationFailed("consent must be true or false.", fields={"consent": "Yes or no."})
+    return Submission(consent=consent, **values)
+
+
+def submitted_json(s: SubmittedTopic) -> dict[str, Any]:
+    return {
+        "id": s.topic_id,
+        "number": s.number,
+        "tracking_token": s.tracking_token,
+        "tracking_url": s.tracking_url,
+    }
+
+
+def public_topic_json(t: PublicTopic) -> dict[str, Any]:
+    return {
+        "number": t.number,
+        "title": t.title,
+        "kind": t.kind,
+        "status": t.status,
+        "created_at": t.created_at.isoformat(),
+    }
+
+
+def tracked_json(t: TrackedTopic) -> dict[str, Any]:
+    return {
+        "number": t.number,
+        "title": t.title,
+        "description": t.description,
+        "kind": t.kind,
+        "status": t.status,
+        "room": {"name": t.room_name, "code": t.room_code},
+        "created_at": t.created_at.isoformat(),
+        "photo_ids": list(t.photo_ids),
+        "timeline": [
+            {"at": e.at.isoformat(), "status": e.status, "note": e.note} for e in t.timeline
+        ],
+    }
+
+
+# --- resident pages ----------------------------------------------------------------------------
+
+
+@routes.get("/r/")
+async def room_by_typed_code(request: web.Request) -> web.StreamResponse:
+    """The home page's code box, for browsers without scripts."""
+    code = request.query.get("code", "").strip().upper()
+    raise web.HTTPFound(f"/r/{quote(code)}" if code else "/")
+
+
+@routes.get("/r/{code}")
+async def room_page(request: web.Request) -> web.StreamResponse:
+    ctx = ctx_of(request)
+    code = request.match_info["code"]
+    try:
+        view = await actions.room_page(ctx, code)
+    except NotFound:
+        return render(request, "room_unknown.html", {"code": code}, status=404)
+    if view.status is RoomCodeStatus.REVOKED:
+        return render(request, "room_revoked.html", {"code": code}, status=410)
+    if view.status is RoomCodeStatus.RETIRED:
+        raise web.HTTPFound(f"/r/{view.room.code}")
+    return render(
+        request,
+        "room.html",
+        {
+            "room": view.room,
+            "topics": view.topics,
+            "limits": LIMITS,
+            "max_photos": ctx.settings.max_photos,
+            "max_photo_mb": ctx.settings.max_photo_bytes // (1024 * 1024),
+        },
+    )
+
+
+@routes.get("/t/{token}")
+async def tracking_page(request: web.Request) -> web.Response:
+    try:
+        topic = await actions.track_topic(ctx_of(request), request.match_info["token"])
+    except NotFound:
+        return render(
+            request,
+            "error.html",
+            {"status": 404, "code": "not_found", "message": "tracking_not_found"},
+            status=404,
+        )
+    response = render(
+        request, "tracking.html", {"topic": topic, "token": request.match_info["token"]}
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- public API ----------------------------------------------------------------------------
+
+
+@routes.get("/api/rooms/{code}")
+async def public_room(request: web.Request) -> web.Response:
+    view = await actions.room_page(ctx_of(request), request.match_info["code"])
+    if view.status is RoomCodeStatus.REVOKED:
+        return json_response(
+            {
+                "error": {
+                    "code": "gone",
+                    "message": "This room code is no longer in use.",
+                    "fields": {},
+                }
+            },
+            status=410,
+        )
+    room = view.room
+    return json_response(
+        {
+            "name": room.name,
+            "code": room.code,
+            "address": room.address,
+            "chief": room.chief,
+            "opening_hours": room.opening_hours,
+            "region_names": list(room.region_names),
+            "topics": [public_topic_json(t) for t in view.topics],
+            "deliberations": [],
+        }
+    )
+
+
+@routes.post("/api/rooms/{code}/topics")
+async def submit_topic(request: web.Request) -> web.Response:
+    data, photos = await read_submission(request)
+    result = await actions.submit_topic(
+        ctx_of(request),
+        _submission(data),
+        photos,
+        room_code=request.match_info["code"],
+        device_id=device_id(request),
+        ip=client_ip(request),
+    )
+    return json_response(submitted_json(result), status=201)
+
+
+@routes.get("/api/track/{token}")
+async def track(request: web.Request) -> web.Response:
+    topic = await actions.track_topic(ctx_of(request), request.match_info["token"])
+    response = json_response(tracked_json(topic))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@routes.get(r"/api/track/{token}/photos/{photo_id:\d+}")
+async def tracked_photo(request: web.Request) -> web.Response:
+    data = await actions.tracked_photo(
+        ctx_of(request), request.match_info["token"], int(request.match_info["photo_id"])
+    )
+    return web.Response(
+        body=data, content_type="image/jpeg", headers={"Cache-Control": "private, no-store"}
+    )
+
+
+# --- staff ---------------------------------------------------------------------------------
+
+
+def _enum_list(raw: str | None, enum: type[TopicStatus], name: str) -> tuple[TopicStatus, ...]:
+    if not raw:
+        return ()
+    try:
+        return tuple(enum(v) for v in raw.split(",") if v)
+    except ValueError:
+        raise BadRequest(f"Unknown {name}.", fields={name: "Unknown value."}) from None
+
+
+@routes.get("/api/staff/topics")
+async def list_topics(request: web.Request) -> web.Response:
+    principal = require_staff(request)
+    q = request.query
+    try:
+        kind = TopicKind(q["kind"]) if q.get("kind") else None
+        source = TopicSource(q["source"]) if q.get("source") else None
+    except ValueError:
+        raise BadRequest("Unknown kind or source.") from None
+    limit = int_param(q.get("limit"), "limit", default=50, lo=1, hi=200)
+    result = await actions.list_topics(
+        ctx_of(request),
+        principal,
+        region_id=int_param(q.get("region_id"), "region_id"),
+        statuses=_enum_list(q.get("status"), TopicStatus, "status"),
+        categories=tuple(c for c in q.get("category", "").split(",") if c),
+        kind=kind,
+        source=source,
+        search=q.get("q") or None,
+        limit=limit or 50,
+        before_id=int_param(q.get("before_id"), "before_id", lo=1),
+    )
+    return json_response(
+        {
+            "topics": [t.to_json() for t in result.topics],
+            "total": result.total,
+            "next_before_id": result.next_before_id,
+        }
+    )
+
+
+@routes.post("/api/staff/topics")
+async def enter_topic(request: web.Request) -> web.Response:
+    principal = require_staff(request)
+    data, photos = await read_submission(request)
+    room_id = data.get("room_id")
+    if isinstance(room_id, str) and room_id.isdigit():
+        room_id = int(room_id)
+    if not isinstance(room_id, int) or isinstance(room_id, bool):
+        raise ValidationFailed("Choose a room.", fields={"room_id": "Required."})
+    result = await actions.submit_topic(
+        ctx_of(request), _submission(data), photos, room_id=room_id, actor=principal
+    )
+    return json_response(submitted_json(result), status=201)
+
+
+@routes.get(r"/api/staff/topics/{topic_id:\d+}/photos/{photo_id:\d+}")
+async def staff_photo(request: web.Request) -> web.Response:
+    data = await actions.staff_photo(
+        ctx_of(request),
+        require_staff(request),
+        int(request.match_info["topic_id"]),
+        int(request.match_info["photo_id"]),
+    )
+    return web.Response(
+        body=data, content_type="image/jpeg", headers={"Cache-Control": "private, no-store"}
+    )
+
+
+@routes.get("/staff/topics")
+async def topics_page(request: web.Request) -> web.Response:
+    principal = staff_page(request)
+    principal.require(Permission.VIEW_TOPICS)
+    regions = await list_region_tree(ctx_of(request), principal)
+    return render(
+        request,
+        "staff_topics.html",
+        {"regions": regions, "statuses": list(TopicStatus), "kinds": list(TopicKind)},
+    )
+
+
+@routes.get("/staff/intake")
+async def intake_page(request: web.Request) -> web.Response:
+    principal = staff_page(request)
+    principal.require(Permission.ENTER_TOPICS)
+    regions = await list_region_tree(ctx_of(request), principal)
+    return render(
+        request,
+        "staff_intake.html",
+        {"regions": regions, "limits": LIMITS, "max_photos": ctx_of(request).settings.max_photos},
+    )
+
+
+_SUBMITTED = obj(
+    {
+        "id": integer(),
+        "number": string(),
+        "tracking_token": string(),
+        "tracking_url": string(format="uri"),
+    }
+)
+_SUBMISSION_FIELDS = {
+    "title": string(minLength=LIMITS["title"][0], maxLength=LIMITS["title"][1]),
+    "description": string(minLength=LIMITS["description"][0], maxLength=LIMITS["description"][1]),
+    "kind": string(enum=[k.value for k in TopicKind]),
+    "name": string(maxLength=LIMITS["name"][1]),
+    "phone": string(description="Mobile or landline; stored, shown masked (138****1234)"),
+    "consent": boolean(),
+}
+_MULTIPART = obj(
+    {**_SUBMISSION_FIELDS, "photos": array(string(format="binary"))},
+    ["title", "description", "kind"],
+)
+_STAFF_TOPIC = obj(
+    {
+        "id": integer(),
+        "number": string(),
+        "title": string(),
+        "description": string(),
+        "kind": string(),
+        "source": string(),
+        "status": string(),
+        "category": string(nullable=True),
+        "room": obj({"id": integer(), "name": string(), "code": string()}),
+        "region": obj({"id": integer(), "name": string()}),
+        "submitter": obj({"name": string(), "phone": string()}),
+        "photo_count": integer(),
+        "created_at": string(format="date-time"),
+    }
+)
+_PUBLIC_TOPIC = obj(
+    {
+        "number": string(),
+        "title": string(),
+        "kind": string(),
+        "status": string(),
+        "created_at": string(format="date-time"),
+    }
+)
+_TOKEN = path_param("token")
+
+
+def _submit_op(summary: str, *, staff: bool) -> dict[str, Any]:
+    op = operation(
+        summary,
+        tag="topics",
+        ok_status="201",
+        ok=_SUBMITTED,
+        staff=staff,
+        params=None if staff else [path_param("code")],
+        errors=(400, 404, 410, 413) if staff else (400, 404, 410, 413, 429),
+        body_type="multipart/form-data",
+        body=obj(
+            {**_MULTIPART["properties"], "room_id": integer()},
+            ["title", "description", "kind", "room_id"],
+        )
+        if staff
+        else _MULTIPART,
+    )
+    op["requestBody"]["content"]["application/json"] = {
+        "schema": obj(
+            {**_SUBMISSION_FIELDS, **({"room_id": integer()} if staff else {})},
+            ["title", "description", "kind"],
+        )
+    }
+    return op
+
+
+OPENAPI = {
+    "/api/rooms/{code}": {
+        "get": operation(
+            "A room's public page data: who and where, its latest topics",
+            tag="topics",
+            params=[path_param("code")],
+            errors=(404, 410),
+            ok=obj(
+                {
+                    "name": string(),
+                    "code": string(),
+                    "address": string(),
+                    "chief": string(),
+                    "opening_hours": string(),
+                    "region_names": array(string()),
+                    "topics": array(_PUBLIC_TOPIC),
+                    "deliberations": array({"type": "object"}),
+                }
+            ),
+        )
+    },
+    "/api/rooms/{code}/topics": {
+        "post": _submit_op(
+            "Raise a topic in a room (征题); returns its number and private tracking link",
+            staff=False,
+        )
+    },
+    "/api/track/{token}": {
+        "get": operation(
+            "A topic and its public timeline, by its private tracking token",
+            tag="topics",
+            params=[_TOKEN],
+            errors=(404,),
+            ok=obj(
+                {
+                    "number": string(),
+                    "title": string(),
+                    "description": string(),
+                    "kind": string(),
+                    "status": string(),
+                    "room": obj({"name": string(), "code": string()}),
+                    "created_at": string(format="date-time"),
+                    "photo_ids": array(integer()),
+                    "timeline": array(
+                        obj(
+                            {"at": string(format="date-time"), "status": string(), "note": string()}
+                        )
+                    ),
+                }
+            ),
+        )
+    },
+    "/api/track/{token}/photos/{photo_id}": {
+        "get": operation(
+            "A photo of the tracked topic (re-encoded JPEG, no metadata)",
+            tag="topics",
+            params=[_TOKEN, path_param("photo_id", integer())],
+            ok_type="image/jpeg",
+            ok=string(format="binary"),
+            errors=(404,),
+        )
+    },
+    "/api/staff/topics": {
+        "get": operation(
+            "Topics in one's territory, newest first",
+            tag="topics",
+            staff=True,
+            errors=(400,),
+            params=[
+                query_param("region_id", integer()),
+                query_param("status", description="comma-separated statuses"),
+                query_param("category", description="comma-separated categories"),
+                query_param("kind"),
+                query_param("source"),
+                query_param("q"),
+                query_param("limit", integer()),
+                query_param("before_id", integer()),
+            ],
+            ok=obj(
+                {
+                    "topics": array(_STAFF_TOPIC),
+                    "total": integer(),
+                    "next_before_id": integer(nullable=True),
+                }
+            ),
+        ),
+        "post": _submit_op("Enter a topic collected offline (info officers)", staff=True),
+    },
+    "/api/staff/topics/{topic_id}/photos/{photo_id}": {
+        "get": operation(
+            "A topic's photo",
+            tag="topics",
+            staff=True,
+            params=[path_param("topic_id", integer()), path_param("photo_id", integer())],
+            ok_type="image/jpeg",
+            ok=string(format="binary"),
+            errors=(404,),
+        )
+    },
+}

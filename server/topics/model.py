@@ -1,0 +1,130 @@
+"""Pure rules for topics: kinds, states, validation, numbers, masking."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class TopicKind(StrEnum):
+    DEMAND = "demand"
+    SUGGESTION = "suggestion"
+
+
+class TopicSource(StrEnum):
+    QR = "qr"  # scanned the room's code
+    OFFLINE = "offline"  # entered by staff from paper
+
+
+class TopicStatus(StrEnum):
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    DISPATCHED = "dispatched"
+    ASSIGNED = "assigned"
+    HANDLING = "handling"
+    ESCALATED = "escalated"
+    SCHEDULED = "scheduled"
+    DELIBERATED = "deliberated"
+    IMPLEMENTING = "implementing"
+    RESOLVED = "resolved"
+    REJECTED = "rejected"
+    MERGED = "merged"
+    REOPENED = "reopened"
+
+
+class ActorKind(StrEnum):
+    RESIDENT = "resident"
+    STAFF = "staff"
+    SYSTEM = "system"
+
+
+LIMITS = {"title": (4, 60), "description": (10, 2000), "name": (0, 30)}
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+LANDLINE_RE = re.compile(r"^0\d{2,3}\d{7,8}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A topic as a resident or an info officer typed it."""
+
+    title: str
+    description: str
+    kind: str
+    name: str = ""
+    phone: str = ""
+    consent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CleanSubmission:
+    title: str
+    description: str
+    kind: TopicKind
+    name: str
+    phone: str
+
+
+def clean_submission(sub: Submission) -> tuple[CleanSubmission | None, dict[str, str]]:
+    """The submission trimmed and checked, or the field errors (keys are form field names).
+
+    Text is kept as typed (no HTML stripping): pages escape it on output.
+    """
+    errors: dict[str, str] = {}
+    values = {
+        "title": sub.title.strip(),
+        "description": sub.description.strip(),
+        "name": sub.name.strip(),
+    }
+    for field, (lo, hi) in LIMITS.items():
+        n = len(values[field])
+        if n < lo:
+            errors[field] = "Required." if n == 0 else f"At least {lo} characters."
+        elif n > hi:
+            errors[field] = f"At most {hi} characters."
+    try:
+        kind = TopicKind(sub.kind)
+    except ValueError:
+        errors["kind"] = "Choose demand or suggestion."
+        kind = TopicKind.DEMAND
+    phone = normalise_phone(sub.phone)
+    if sub.phone.strip() and phone is None:
+        errors["phone"] = "Not a phone number."
+    if (values["name"] or phone) and not sub.consent:
+        errors["consent"] = "Agree to how your contact details are used, or leave them out."
+    if errors:
+        return None, errors
+    return CleanSubmission(
+        values["title"], values["description"], kind, values["name"], phone or ""
+    ), {}
+
+
+def normalise_phone(raw: str) -> str | None:
+    digits = re.sub(r"[\s\-()]", "", raw.strip())
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    if MOBILE_RE.match(digits) or LANDLINE_RE.match(digits):
+        return digits
+    return None
+
+
+def mask_phone(phone: str) -> str:
+    """138****1234: enough to recognise, never the whole number (PIPL)."""
+    if not phone:
+        return ""
+    if len(phone) <= 7:
+        return phone[:1] + "*" * (len(phone) - 1)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def mask_name(name: str) -> str:
+    return name[:1] + "*" * max(1, len(name) - 1) if name else ""
+
+
+def counter_key(prefix: str, year: int) -> str:
+    return f"{prefix}{year}"
+
+
+def format_number(prefix: str, year: int, seq: int) -> str:
+    """HA2026-000123: the topic's number for life."""
+    return f"{prefix}{year}-{seq:06d}"

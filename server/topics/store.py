@@ -1,0 +1,142 @@
+"""Queries on topics, their photos, events and number counters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.rooms.tables import Region, Room
+from server.topics.model import TopicKind, TopicSource, TopicStatus
+from server.topics.tables import Topic, TopicCounter, TopicEvent, TopicPhoto
+
+
+async def take_number(session: AsyncSession, key: str) -> int:
+    """Increment the series' counter and return the new value.
+
+    The UPDATE locks the counter row until the caller's transaction ends, so two
+    submissions can never take the same value; a rolled-back one releases it.
+    Requires an open write transaction.
+    """
+    dialect = session.get_bind().dialect.name
+    make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(
+        make_insert(TopicCounter)
+        .values(key=key, value=0)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    value = await session.scalar(
+        update(TopicCounter)
+        .where(TopicCounter.key == key)
+        .values(value=TopicCounter.value + 1)
+        .returning(TopicCounter.value)
+    )
+    assert value is not None
+    return int(value)
+
+
+def add_topic(session: AsyncSession, topic: Topic) -> None:
+    session.add(topic)
+
+
+def add_photo(session: AsyncSession, photo: TopicPhoto) -> None:
+    session.add(photo)
+
+
+def add_event(session: AsyncSession, event: TopicEvent) -> None:
+    session.add(event)
+
+
+async def get_topic(session: AsyncSession, topic_id: int) -> Topic | None:
+    return await session.get(Topic, topic_id)
+
+
+async def get_topic_by_tracking(session: AsyncSession, digest: str) -> Topic | None:
+    return await session.scalar(select(Topic).where(Topic.tracking_digest == digest))
+
+
+async def list_events(
+    session: AsyncSession, topic_id: int, *, public_only: bool
+) -> list[TopicEvent]:
+    query = select(TopicEvent).where(TopicEvent.topic_id == topic_id)
+    if public_only:
+        query = query.where(TopicEvent.public)
+    return list((await session.scalars(query.order_by(TopicEvent.id))).all())
+
+
+async def list_photos(session: AsyncSession, topic_id: int) -> list[TopicPhoto]:
+    query = select(TopicPhoto).where(TopicPhoto.topic_id == topic_id).order_by(TopicPhoto.position)
+    return list((await session.scalars(query)).all())
+
+
+async def count_photos(session: AsyncSession, topic_ids: list[int]) -> dict[int, int]:
+    if not topic_ids:
+        return {}
+    query = (
+        select(TopicPhoto.topic_id, func.count(TopicPhoto.id))
+        .where(TopicPhoto.topic_id.in_(topic_ids))
+        .group_by(TopicPhoto.topic_id)
+    )
+    return {topic_id: int(n) for topic_id, n in (await session.execute(query)).all()}
+
+
+async def get_photo(session: AsyncSession, topic_id: int, photo_id: int) -> TopicPhoto | None:
+    return await session.scalar(
+        select(TopicPhoto).where(TopicPhoto.topic_id == topic_id, TopicPhoto.id == photo_id)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TopicFilter:
+    under_path: str = "/"
+    statuses: tuple[TopicStatus, ...] = ()
+    categories: tuple[str, ...] = ()
+    kind: TopicKind | None = None
+    source: TopicSource | None = None
+    room_id: int | None = None
+    search: str | None = None
+
+
+def _filtered(f: TopicFilter) -> Select[Topic, Room, Region]:
+    query = (
+        select(Topic, Room, Region)
+        .join(Room, Topic.room_id == Room.id)
+        .join(Region, Topic.region_id == Region.id)
+    )
+    if f.under_path != "/":
+        query = query.where(Region.path.startswith(f.under_path, autoescape=True))
+    if f.statuses:
+        query = query.where(Topic.status.in_(f.statuses))
+    if f.categories:
+        query = query.where(Topic.category.in_(f.categories))
+    if f.kind is not None:
+        query = query.where(Topic.kind == f.kind)
+    if f.source is not None:
+        query = query.where(Topic.source == f.source)
+    if f.room_id is not None:
+        query = query.where(Topic.room_id == f.room_id)
+    if f.search:
+        term = f.search.strip()
+        query = query.where(
+            Topic.title.contains(term, autoescape=True) | (Topic.number == term.upper())
+        )
+    return query
+
+
+async def list_topics(
+    session: AsyncSession, f: TopicFilter, *, limit: int, before_id: int | None = None
+) -> list[tuple[Topic, Room, Region]]:
+    """Newest first; page with ``before_id`` (the last id of the previous page)."""
+    query = _filtered(f)
+    if before_id is not None:
+        query = query.where(Topic.id < before_id)
+    rows = await session.execute(query.order_by(Topic.id.desc()).limit(limit))
+    return [(t, room, region) for t, room, region in rows.all()]
+
+
+async def count_topics(session: AsyncSession, f: TopicFilter) -> int:
+    query = _filtered(f).with_only_columns(func.count(Topic.id))
+    return int(await session.scalar(query) or 0)

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.core.db import Base, UTCDateTime, enum_column
+from server.topics.model import ActorKind, TopicKind, TopicSource, TopicStatus
+
+
+class Topic(Base):
+    __tablename__ = "topics"
+    __table_args__ = (
+        Index("ix_topics_region_id_id", "region_id", "id"),
+        Index("ix_topics_room_id_id", "room_id", "id"),
+        Index("ix_topics_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(24), unique=True)
+    room_id: Mapped[int] = mapped_column(ForeignKey("rooms.id"))
+    # The room's region when the topic was raised: territory checks use it.
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    title: Mapped[str] = mapped_column(String(60))
+    description: Mapped[str] = mapped_column(Text)
+    kind: Mapped[TopicKind] = mapped_column(enum_column(TopicKind, "topic_kind"))
+    source: Mapped[TopicSource] = mapped_column(enum_column(TopicSource, "topic_source"))
+    status: Mapped[TopicStatus] = mapped_column(enum_column(TopicStatus, "topic_status"))
+    category: Mapped[str | None] = mapped_column(String(24))
+    subject: Mapped[str | None] = mapped_column(String(32))
+    submitter_name: Mapped[str] = mapped_column(String(30), default="")
+    submitter_phone: Mapped[str] = mapped_column(String(16), default="")
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    tracking_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    entered_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Bumped on every change, so two staff acting at once cannot overwrite each other.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class TopicPhoto(Base):
+    __tablename__ = "topic_photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    relpath: Mapped[str] = mapped_column(String(128), unique=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer)
+
+
+class TopicEvent(Base):
+    """Append-only: who moved the topic from what to what, when, and why."""
+
+    __tablename__ = "topic_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_kind: Mapped[ActorKind] = mapped_column(enum_column(ActorKind, "actor_kind"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    from_status: Mapped[TopicStatus | None] = mapped_column(
+        enum_column(TopicStatus, "event_from_status")
+    )
+    to_status: Mapped[TopicStatus] = mapped_column(enum_column(TopicStatus, "event_to_status"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class TopicCounter(Base):
+    """One row per number series (prefix and year), locked while a number is taken."""
+
+    __tablename__ = "topic_counters"
+
+    key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

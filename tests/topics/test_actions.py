@@ -1,0 +1,247 @@
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+
+import pytest
+from PIL import Image
+from sqlalchemy import func, select
+
+from server.core.auth import Role
+from server.core.context import Context
+from server.core.errors import (
+    Forbidden,
+    Gone,
+    InvalidImage,
+    NotFound,
+    RateLimited,
+    ValidationFailed,
+)
+from server.core.notifier import RecordingNotifier
+from server.rooms import actions as rooms
+from server.topics import actions
+from server.topics.actions import Upload
+from server.topics.model import TopicKind, TopicSource, TopicStatus
+from server.topics.tables import Topic, TopicEvent, TopicPhoto
+from tests.conftest import files_under
+from tests.factories import jpeg_with_gps, make_city, make_staff, png, submission, submit
+
+
+async def topic_rows(ctx: Context) -> tuple[int, int, int]:
+    async with ctx.db.read() as s:
+        topics = await s.scalar(select(func.count(Topic.id)))
+        events = await s.scalar(select(func.count(TopicEvent.id)))
+        photos = await s.scalar(select(func.count(TopicPhoto.id)))
+    return int(topics or 0), int(events or 0), int(photos or 0)
+
+
+async def test_submit_numbers_stores_and_tells_exactly_the_territorys_staff(
+    ctx: Context, notifier: RecordingNotifier
+) -> None:
+    city = await make_city(ctx)
+    done = await submit(ctx, city.room, name="张三", phone="13812341234", consent=True)
+    assert done.number == "HA2026-000001"
+    assert done.tracking_url == f"https://msy.example.cn/t/{done.tracking_token}"
+    assert len(done.tracking_token) >= 32
+    [sent] = notifier.sent
+    assert (sent.event, sent.namespace) == ("topic", "/staff")
+    ancestors = [int(p) for p in city.community.path.strip("/").split("/")]
+    assert sent.rooms == [f"region:{r}" for r in ancestors]
+    assert sent.payload["type"] == "topic" and sent.payload["op"] == "submitted"
+    topic = sent.payload["topic"]
+    assert topic["number"] == done.number and topic["status"] == "submitted"
+    assert topic["submitter"] == {"name": "张三", "phone": "138****1234"}
+    assert topic["source"] == "qr" and topic["room"]["code"] == city.room.code
+    second = await submit(ctx, city.other_room)
+    assert second.number == "HA2026-000002"
+
+
+async def test_tracking_shows_the_public_timeline_only_to_the_token(ctx: Context) -> None:
+    city = await make_city(ctx)
+    done = await submit(ctx, city.room, phone="13812341234", consent=True)
+    tracked = await actions.track_topic(ctx, done.tracking_token)
+    assert tracked.number == done.number and tracked.status is TopicStatus.SUBMITTED
+    assert [e.status for e in tracked.timeline] == [TopicStatus.SUBMITTED]
+    assert "13812341234" not in repr(tracked)
+    for bad in ("", "x" * 65, done.tracking_token[:-1] + "A"):
+        with pytest.raises(NotFound):
+            await actions.track_topic(ctx, bad)
+
+
+async def test_photos_are_cleaned_and_served_by_token(ctx: Context) -> None:
+    city = await make_city(ctx)
+    done = await actions.submit_topic(
+        ctx,
+        submission(),
+        [Upload("a.jpg", jpeg_with_gps()), Upload("b.png", png())],
+        room_code=city.room.code,
+        device_id="d",
+        ip="192.0.2.1",
+    )
+    tracked = await actions.track_topic(ctx, done.tracking_token)
+    assert len(tracked.photo_ids) == 2
+    data = await actions.tracked_photo(ctx, done.tracking_token, tracked.photo_ids[0])
+    assert Image.open(io.BytesIO(data)).format == "JPEG" and b"PhoneMaker" not in data
+    assert len(files_under(ctx.settings.uploads_dir)) == 2
+    with pytest.raises(NotFound):
+        await actions.tracked_photo(ctx, "wrong-token", tracked.photo_ids[0])
+
+
+@pytest.mark.parametrize(
+    ("uploads", "error"),
+    [
+        ([Upload("a.jpg", jpeg_with_gps()), Upload("x.jpg", b"GIF89a not really")], InvalidImage),
+        ([Upload("a.jpg", jpeg_with_gps())] * 4, ValidationFailed),
+        ([Upload("big.jpg", b"\xff" * (5 * 1024 * 1024 + 1))], ValidationFailed),
+    ],
+    ids=["one-bad-photo", "four-photos", "over-5mb"],
+)
+async def test_a_refused_submission_leaves_no_row_and_no_file(
+    ctx: Context, notifier: RecordingNotifier, uploads: list[Upload], error: type[Exception]
+) -> None:
+    city = await make_city(ctx)
+    with pytest.raises(error):
+        await actions.submit_topic(
+            ctx, submission(), uploads, room_code=city.room.code, device_id="d", ip="192.0.2.1"
+        )
+    assert await topic_rows(ctx) == (0, 0, 0)
+    assert files_under(ctx.settings.uploads_dir) == []
+    assert notifier.sent == []
+
+
+async def test_a_failed_transaction_removes_the_photos_it_placed(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    city = await make_city(ctx)
+
+    def broken_event(session: object, event: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(actions.store, "add_event", broken_event)
+    with pytest.raises(RuntimeError):
+        await actions.submit_topic(
+            ctx,
+            submission(),
+            [Upload("a.jpg", jpeg_with_gps())],
+            room_code=city.room.code,
+            device_id="d",
+            ip="192.0.2.1",
+        )
+    assert await topic_rows(ctx) == (0, 0, 0)
+    assert files_under(ctx.settings.uploads_dir) == []
+
+
+async def test_invalid_fields_and_unknown_rooms_are_refused(ctx: Context) -> None:
+    city = await make_city(ctx)
+    with pytest.raises(ValidationFailed) as caught:
+        await submit(ctx, city.room, title="", phone="123")
+    assert set(caught.value.fields) == {"title", "phone"}
+    with pytest.raises(NotFound):
+        await actions.submit_topic(ctx, submission(), [], room_code="ZZZZZZ", ip="192.0.2.1")
+    await rooms.rotate_room_code(ctx, None, city.room.id)
+    retired = await submit(ctx, city.room)  # the old poster still works
+    assert retired.number.endswith("000001")
+    await rooms.revoke_room_code(ctx, None, city.room.code)
+    with pytest.raises(Gone):
+        await submit(ctx, city.room)
+    assert (await topic_rows(ctx))[0] == 1
+
+
+async def test_floods_are_limited_per_device_and_per_ip(ctx: Context) -> None:
+    city = await make_city(ctx)
+    limit = ctx.settings.rate_limit_device.count
+    for i in range(limit):
+        await actions.submit_topic(
+            ctx, submission(), [], room_code=city.room.code, device_id="phone-1", ip=f"192.0.2.{i}"
+        )
+    with pytest.raises(RateLimited) as caught:
+        await actions.submit_topic(
+            ctx, submission(), [], room_code=city.room.code, device_id="phone-1", ip="192.0.2.200"
+        )
+    assert 0 < caught.value.retry_after <= ctx.settings.rate_limit_device.seconds
+    ip_limit = ctx.settings.rate_limit_ip.count
+    for i in range(ip_limit):
+        await actions.submit_topic(
+            ctx,
+            submission(),
+            [],
+            room_code=city.room.code,
+            device_id=f"phone-{i + 10}",
+            ip="198.51.100.7",
+        )
+    with pytest.raises(RateLimited):
+        await actions.submit_topic(
+            ctx,
+            submission(),
+            [],
+            room_code=city.room.code,
+            device_id="fresh-phone",
+            ip="198.51.100.7",
+        )
+    assert (await topic_rows(ctx))[0] == limit + ip_limit
+
+
+async def test_info_officer_enters_offline_topics_in_their_town_only(
+    ctx: Context, notifier: RecordingNotifier
+) -> None:
+    city = await make_city(ctx)
+    officer = await make_staff(ctx, Role.INFO_OFFICER, city.town)
+    done = await actions.submit_topic(ctx, submission(), [], room_id=city.room.id, actor=officer)
+    listed = await actions.list_topics(ctx, officer)
+    assert [t.number for t in listed.topics] == [done.number]
+    assert listed.topics[0].source is TopicSource.OFFLINE
+    with pytest.raises(Forbidden):
+        await actions.submit_topic(ctx, submission(), [], room_id=city.other_room.id, actor=officer)
+    with pytest.raises(ValidationFailed):
+        await actions.submit_topic(ctx, submission(), [], room_id=99999, actor=officer)
+    chief = await make_staff(ctx, Role.ROOM_CHIEF, city.community)
+    with pytest.raises(Forbidden):
+        await actions.submit_topic(ctx, submission(), [], room_id=city.room.id, actor=chief)
+    assert (await topic_rows(ctx))[0] == 1
+    assert len(notifier.sent) == 1
+
+
+async def test_staff_queue_filters_within_territory(ctx: Context) -> None:
+    city = await make_city(ctx)
+    for i in range(3):
+        await submit(ctx, city.room, title=f"第{i}个议题标题", kind="suggestion" if i else "demand")
+    await submit(ctx, city.other_room, title="园区的议题标题")
+    dispatcher = await make_staff(ctx, Role.DISPATCHER, city.county)
+    admin = await make_staff(ctx, Role.ADMIN, city.city)
+    handler = await make_staff(ctx, Role.HANDLER, city.town)
+    assert (await actions.list_topics(ctx, dispatcher)).total == 3
+    assert (await actions.list_topics(ctx, admin)).total == 4
+    page = await actions.list_topics(ctx, admin, limit=2)
+    assert [t.number[-1] for t in page.topics] == ["4", "3"] and page.next_before_id is not None
+    rest = await actions.list_topics(ctx, admin, limit=2, before_id=page.next_before_id)
+    assert [t.number[-1] for t in rest.topics] == ["2", "1"] and rest.next_before_id is None
+    assert (await actions.list_topics(ctx, admin, kind=TopicKind.SUGGESTION)).total == 2
+    assert (await actions.list_topics(ctx, admin, region_id=city.other_county.id)).total == 1
+    assert (await actions.list_topics(ctx, admin, search="HA2026-000004")).total == 1
+    assert (await actions.list_topics(ctx, admin, statuses=(TopicStatus.RESOLVED,))).total == 0
+    with pytest.raises(Forbidden):
+        await actions.list_topics(ctx, dispatcher, region_id=city.other_county.id)
+    with pytest.raises(Forbidden):
+        await actions.list_topics(ctx, handler)
+
+
+async def test_200_concurrent_submissions_get_unique_consecutive_numbers(ctx: Context) -> None:
+    city = await make_city(ctx)
+    results = await asyncio.gather(
+        *(
+            actions.submit_topic(
+                ctx,
+                submission(title=f"并发议题{i:03d}"),
+                [],
+                room_code=city.room.code,
+                device_id=f"phone-{i}",
+                ip=f"10.1.{i // 50}.{i % 50}",
+            )
+            for i in range(200)
+        )
+    )
+    numbers = sorted(r.number for r in results)
+    assert numbers == [f"HA2026-{n:06d}" for n in range(1, 201)]
+    assert all(re.fullmatch(r"HA2026-\d{6}", n) for n in numbers)
+    assert (await topic_rows(ctx))[:2] == (200, 200)
