@@ -150,6 +150,7 @@ def create_app(
     app.router.add_get("/api/openapi.json", _openapi)
     app.router.add_get("/api/health", _health)
     app.router.add_get("/vendor/{name}", _vendor)
+    app.router.add_get("/favicon.ico", _favicon)
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=False)
     _check_vendor()
     return app
@@ -171,6 +172,10 @@ async def _openapi(request: web.Request) -> web.Response:
 async def _health(request: web.Request) -> web.Response:
     await request.app[CTX].db.ping()
     return json_response({"ok": True, "version": __version__})
+
+
+async def _favicon(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPMovedPermanently("/static/favicon.svg")
 
 
 async def _vendor(request: web.Request) -> web.StreamResponse:

@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 
 CTX = web.AppKey("ctx", Context)
 SIO = web.AppKey("sio", object)
-PRINCIPAL = "msy_principal"
-LANG = "msy_lang"
-DEVICE = "msy_device"
+PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("msy_principal")
+LANG = web.RequestKey("msy_lang", str)
+DEVICE = web.RequestKey("msy_device", str)
 
 SESSION_COOKIE = "msy_session"
 DEVICE_COOKIE = "msy_device"
@@ -45,8 +45,7 @@ def ctx_of(request: web.Request) -> Context:
 
 
 def principal_of(request: web.Request) -> Principal | None:
-    principal: Principal | None = request.get(PRINCIPAL)
-    return principal
+    return request.get(PRINCIPAL)
 
 
 def require_staff(request: web.Request, *, allow_password_change: bool = False) -> Principal:
@@ -86,13 +85,11 @@ def client_ip(request: web.Request) -> str:
 
 
 def device_id(request: web.Request) -> str | None:
-    value: str | None = request.get(DEVICE)
-    return value
+    return request.get(DEVICE)
 
 
 def lang_of(request: web.Request) -> str:
-    lang: str = request.get(LANG, "zh-CN")
-    return lang
+    return request.get(LANG) or "zh-CN"
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:

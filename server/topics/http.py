@@ -56,8 +56,11 @@ async def read_submission(request: web.Request) -> tuple[dict[str, Any], list[Up
     if request.content_type == "application/json":
         data = await read_json(request)
         return data, []
+    if request.content_type == "application/x-www-form-urlencoded":
+        posted = await request.post()
+        return {k: v for k, v in posted.items() if k in TEXT_FIELDS and isinstance(v, str)}, []
     if request.content_type != "multipart/form-data":
-        raise BadRequest("Send multipart/form-data or JSON.")
+        raise BadRequest("Send multipart/form-data, a urlencoded form or JSON.")
     settings = ctx_of(request).settings
     fields: dict[str, Any] = {}
     photos: list[Upload] = []
@@ -99,7 +102,8 @@ def _submission(data: dict[str, Any]) -> Submission:
         values[name] = value
     consent = data.get("consent", False)
     if isinstance(consent, str):
-        consent = consent.lower() in {"1", "true", "on", "yes"}
+        consent = {"1": True, "true": True, "on": True, "yes": True, "0": False, "false": False,
+                   "off": False, "no": False, "": False}.get(consent.lower(), consent)
     if not isinstance(consent, bool):
         raise ValidationFailed("consent must be true or false.", fields={"consent": "Yes or no."})
     return Submission(consent=consent, **values)

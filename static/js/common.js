@@ -86,5 +86,11 @@
     });
   }
 
+  /* Times are rendered in UTC by the server; show them in the reader's own zone. */
+  document.querySelectorAll("time[data-local]").forEach((node) => {
+    node.textContent = new Date(node.dateTime).toLocaleString(document.documentElement.lang,
+      { dateStyle: "medium", timeStyle: "short" });
+  });
+
   window.MSY = { t, api, showErrors, clearErrors, errorText, el, formJson };
 })();

@@ -30,13 +30,13 @@
     const when = new Date(topic.created_at);
     const tr = el("tr", { "data-id": topic.id, class: fresh ? "fresh" : "" },
       el("td", {}, el("code", {}, topic.number)),
-      el("td", {}, topic.title, topic.photo_count ? " 📷" + topic.photo_count : ""),
+      el("td", {}, topic.title, topic.photo_count ? el("small", { class: "photo-count" }, " " + t("topic.photo") + "×" + topic.photo_count) : ""),
       el("td", {}, topic.room.name),
       el("td", {}, t("topic.kind." + topic.kind)),
       el("td", {}, t("source." + topic.source)),
       el("td", {}, el("span", { class: "status status-" + topic.status }, t("status." + topic.status))),
       el("td", {}, [topic.submitter.name, topic.submitter.phone].filter(Boolean).join(" ")),
-      el("td", {}, when.toLocaleString()));
+      el("td", {}, when.toLocaleString(document.documentElement.lang)));
     return tr;
   }
 

@@ -21,7 +21,6 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from PIL import ExifTags, Image, ImageDraw
@@ -102,7 +101,7 @@ class Problems:
 
     def watch(self, page: Page, label: str) -> None:
         def on_console(msg: ConsoleMessage) -> None:
-            if msg.type == "error" and not _known_favicon_404(msg):
+            if msg.type == "error":
                 self.seen.append(f"[{label}] console.error: {msg.text} ({msg.location})")
 
         def on_pageerror(error: Error) -> None:
@@ -110,13 +109,6 @@ class Problems:
 
         page.on("console", on_console)
         page.on("pageerror", on_pageerror)
-
-
-def _known_favicon_404(msg: ConsoleMessage) -> bool:
-    """Chromium's own favicon probe. Known product gap: base.html declares no icon and the
-    server has no /favicon.ico, so every first page load logs a 404. Drop this exemption once
-    base.html has e.g. <link rel="icon" href="data:,"> or a real icon."""
-    return urlsplit(msg.location.get("url", "")).path == "/favicon.ico" and "404" in msg.text
 
 
 def _free_port() -> int:

@@ -1,0 +1,133 @@
+"""The staff consoles' live channel, with real socket.io clients against a real server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+from aiohttp.test_utils import TestServer
+
+from server.app import create_app
+from server.core.auth import Role
+from server.core.web import CTX
+from server.settings import Settings
+from tests.factories import PASSWORD, City, make_city, make_staff
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings.from_env(
+        {
+            "MASHANGYI_DATA_DIR": str(tmp_path / "var"),
+            "MASHANGYI_RECORDINGS_DIR": str(tmp_path / "rec"),
+            "MASHANGYI_DATABASE_URL": database_url,
+            "MASHANGYI_SECRET_KEY": "z" * 40,
+        },
+        base_dir=tmp_path,
+    )
+
+
+@pytest.fixture
+async def server(aiohttp_server: Any, settings: Settings) -> TestServer:
+    srv: TestServer = await aiohttp_server(create_app(settings))  # the real notifier
+    return srv
+
+
+async def session_cookie(server: TestServer, username: str) -> str:
+    async with aiohttp.ClientSession() as http:
+        response = await http.post(
+            server.make_url("/api/auth/login"), json={"username": username, "password": PASSWORD}
+        )
+        assert response.status == 200
+        return f"msy_session={response.cookies['msy_session'].value}"
+
+
+class Console:
+    """A staff console: a socket.io client on /staff that records what it is sent."""
+
+    def __init__(self) -> None:
+        self.client = socketio.AsyncClient(reconnection=False)
+        self.events: list[dict[str, Any]] = []
+        self.arrived = asyncio.Event()
+
+        @self.client.on("topic", namespace="/staff")
+        async def on_topic(data: dict[str, Any]) -> None:
+            self.events.append(data)
+            self.arrived.set()
+
+    async def connect(self, server: TestServer, cookie: str | None) -> None:
+        headers = {"Cookie": cookie} if cookie else {}
+        await self.client.connect(
+            str(server.make_url("/")),
+            namespaces=["/staff"],
+            headers=headers,
+            transports=["websocket"],
+            wait_timeout=5,
+        )
+
+
+@pytest.fixture
+async def consoles() -> AsyncIterator[list[Console]]:
+    made: list[Console] = []
+    yield made
+    for console in made:
+        await console.client.disconnect()
+
+
+async def test_new_topics_reach_the_territorys_consoles_and_no_others(
+    server: TestServer, consoles: list[Console]
+) -> None:
+    ctx = server.app[CTX]
+    city: City = await make_city(ctx)
+    county = await make_staff(ctx, Role.DISPATCHER, city.county)
+    park = await make_staff(ctx, Role.DISPATCHER, city.other_county)
+    mine, theirs = Console(), Console()
+    consoles.extend([mine, theirs])
+    await mine.connect(server, await session_cookie(server, county.username))
+    await theirs.connect(server, await session_cookie(server, park.username))
+
+    async with aiohttp.ClientSession() as phone:
+        response = await phone.post(
+            server.make_url(f"/api/rooms/{city.room.code}/topics"),
+            json={
+                "title": "电梯坏了",
+                "description": "二号楼电梯坏了三天了，老人上下楼很困难。",
+                "kind": "demand",
+                "phone": "13812341234",
+                "consent": True,
+            },
+        )
+        assert response.status == 201
+        number = (await response.json())["number"]
+
+    await asyncio.wait_for(mine.arrived.wait(), 5)
+    [event] = mine.events
+    assert event["type"] == "topic" and event["op"] == "submitted"
+    assert event["topic"]["number"] == number
+    assert event["topic"]["submitter"]["phone"] == "138****1234"
+    await asyncio.sleep(0.3)  # long enough for a misrouted event to have arrived
+    assert theirs.events == []
+
+
+@pytest.mark.parametrize("who", ["anonymous", "forged", "handler"])
+async def test_connections_without_a_right_to_see_topics_are_refused(
+    server: TestServer, who: str
+) -> None:
+    ctx = server.app[CTX]
+    city = await make_city(ctx)
+    cookie = {
+        "anonymous": None,
+        "forged": "msy_session=forged-token",
+        "handler": await session_cookie(
+            server, (await make_staff(ctx, Role.HANDLER, city.town)).username
+        ),
+    }[who]
+    console = Console()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await console.connect(server, cookie)
+    await console.client.disconnect()
