@@ -377,6 +377,33 @@ def machine_busy_seconds() -> float:
     return (sum(values) - idle) / CLK_TCK
 
 
+def busy_processes(seconds: float = 2.0, top: int = 5) -> tuple[float, list[str]]:
+    """Cores in use by the whole machine over ``seconds``, and the busiest processes."""
+
+    def snapshot() -> dict[int, tuple[str, float]]:
+        found = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, ValueError):
+                    stat = (entry / "stat").read_text()
+                    fields = stat[stat.rindex(")") + 2 :].split()
+                    cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                    used = (int(fields[11]) + int(fields[12])) / CLK_TCK
+                    found[int(entry.name)] = (cmd.strip()[:90], used)
+        return found
+
+    before, busy0, t0 = snapshot(), machine_busy_seconds(), time.monotonic()
+    time.sleep(seconds)
+    after, busy1, t1 = snapshot(), machine_busy_seconds(), time.monotonic()
+    wall = t1 - t0
+    usage = sorted(
+        ((used - before[pid][1]) / wall, cmd)
+        for pid, (cmd, used) in after.items()
+        if pid in before and pid != os.getpid()
+    )
+    return (busy1 - busy0) / wall, [f"{c:.2f} cores  {cmd}" for c, cmd in usage[-top:][::-1] if c]
+
+
 @dataclass
 class Proc:
     name: str
@@ -524,6 +551,7 @@ class RunResult:
     server_cpu_cores: float | None = None
     postgres_cpu_cores: float | None = None
     machine_busy_cores: float | None = None
+    other_cpu_cores: float | None = None
     rows_expected: int | None = None
     rows_found: int | None = None
     profile: str | None = None
@@ -593,6 +621,8 @@ def drive(
         result.machine_busy_cores = round((m1 - m0) / wall, 2)
         if result.backend == "postgresql":
             result.postgres_cpu_cores = round((p1 - p0) / wall, 2)
+        ours = (s1 - s0 + p1 - p0) / wall + (result.load.get("loadgen_cpu_cores") or 0.0)
+        result.other_cpu_cores = round(max(0.0, (m1 - m0) / wall - ours), 2)
 
 
 def start_profiler(
@@ -606,7 +636,8 @@ def start_profiler(
     out = RESULTS_DIR / f"intake-profile-{result.backend}-{result.target}.txt"
     result.profile = str(out.relative_to(ROOT))
     argv = [exe, "record", "--pid", str(server.popen.pid), "--duration", str(int(args.seconds))]
-    argv += ["--rate", "200", "--format", "raw", "--output", str(out), "--nonblocking"]
+    # --gil: only the thread holding the GIL is sampled, i.e. where the Python CPU goes.
+    argv += ["--rate", "200", "--gil", "--format", "raw", "--output", str(out), "--nonblocking"]
     return subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -810,6 +841,9 @@ def summarise_profile(path: Path, top: int = 25) -> list[str]:
     lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in inclusive.most_common(top)]
     lines.append(f"self share (top {top}):")
     lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in own.most_common(top)]
+    ours = [(name, n) for name, n in inclusive.most_common() if "(server/" in name]
+    lines.append("the server's own functions, inclusive share:")
+    lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in ours[:top]]
     return lines
 
 
@@ -880,6 +914,12 @@ def main(argv: list[str]) -> int:
     targets = [args.only] if args.only else ["server", "ceiling"]
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     pg_reachable = False
+    idle_busy, busiest = busy_processes()
+    if idle_busy > 0.25:
+        loud(
+            f"The machine is not idle: {idle_busy:.2f} cores busy before the benchmark. "
+            "Figures will be low and noisy. Busiest processes:\n  " + "\n  ".join(busiest)
+        )
     try:
         for backend in args.backends:
             if backend == "postgresql":
@@ -949,7 +989,11 @@ def main(argv: list[str]) -> int:
             "postgresql_url": safe_url(pg_url),
             "profiled": bool(args.profile),
         },
-        "machine": machine_facts(pg_url if pg_reachable else None),
+        "machine": {
+            **machine_facts(pg_url if pg_reachable else None),
+            "busy_cores_before_start": round(idle_busy, 2),
+            "busiest_processes_before_start": busiest,
+        },
         "targets": {
             "sqlite_req_per_s": TARGETS["sqlite"],
             "postgresql_req_per_s": TARGETS["postgresql"],
@@ -982,7 +1026,13 @@ def report_run(r: RunResult) -> None:
         f", load generator {fmt(load.get('loadgen_cpu_cores'), 2)}, "
         f"whole machine {fmt(r.machine_busy_cores, 2)} of {len(os.sched_getaffinity(0))}"
     )
+    cpu += f" (other processes {fmt(r.other_cpu_cores, 2)})"
     print(cpu)
+    if (r.other_cpu_cores or 0) > 0.25:
+        r.notes.append(
+            f"other processes used {r.other_cpu_cores} cores during the window: "
+            "the machine was shared, figures are pessimistic"
+        )
     print(f"  responses (all, incl. warm-up): {load['statuses_all']}")
     if load.get("capped"):
         r.notes.append("stopped early: --max-requests reached")
