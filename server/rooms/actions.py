@@ -28,6 +28,8 @@ from server.rooms.model import (
     can_nest_region,
     check_region_name,
     check_room_fields,
+    csv_safe,
+    csv_unsafe,
     new_room_code,
     normalise_room_code,
 )
@@ -503,7 +505,7 @@ def _parse_rows(text: str) -> tuple[list[tuple[int, dict[str, str]]], list[str]]
             row = {key: "" for key in CSV_COLUMNS}
             for key, cell in zip(columns, record, strict=False):
                 if key:
-                    row[key] = cell.strip()
+                    row[key] = csv_unsafe(cell.strip())
             rows.append((line, row))
     except csv.Error as exc:
         return rows, [f"Line {reader.line_num}: {exc}."]
@@ -670,7 +672,8 @@ async def export_rooms(
         chain = [all_regions[int(p)] for p in region.path.strip("/").split("/")]
         city, county, town, community = chain
         writer.writerow(
-            [
+            csv_safe(cell)
+            for cell in [
                 city.name,
                 county.name,
                 county.level.value,

@@ -125,3 +125,17 @@ COUNTY_LEVEL_WORDS = {
     "park": RegionLevel.PARK,
     "园区": RegionLevel.PARK,
 }
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(cell: str) -> str:
+    """Export form of a cell: a leading quote keeps spreadsheets from running it."""
+    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
+
+
+def csv_unsafe(cell: str) -> str:
+    """Undo csv_safe on import, so an exported file re-imports unchanged."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_STARTS) else cell

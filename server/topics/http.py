@@ -102,8 +102,17 @@ def _submission(data: dict[str, Any]) -> Submission:
         values[name] = value
     consent = data.get("consent", False)
     if isinstance(consent, str):
-        consent = {"1": True, "true": True, "on": True, "yes": True, "0": False, "false": False,
-                   "off": False, "no": False, "": False}.get(consent.lower(), consent)
+        consent = {
+            "1": True,
+            "true": True,
+            "on": True,
+            "yes": True,
+            "0": False,
+            "false": False,
+            "off": False,
+            "no": False,
+            "": False,
+        }.get(consent.lower(), consent)
     if not isinstance(consent, bool):
         raise ValidationFailed("consent must be true or false.", fields={"consent": "Yes or no."})
     return Submission(consent=consent, **values)

@@ -171,6 +171,20 @@ async def test_export_reimports_unchanged(ctx: Context) -> None:
     assert (report.rooms_created, report.rooms_updated, report.rooms_unchanged) == (0, 0, 4)
 
 
+async def test_export_defuses_formulas_and_still_round_trips(ctx: Context) -> None:
+    city = await make_city(ctx)
+    await actions.update_room(
+        ctx,
+        None,
+        city.room.id,
+        fields=RoomFields(city.room.name, "=cmd|' /C calc'!A0", "+86 路", ""),
+    )
+    exported = await actions.export_rooms(ctx, None)
+    assert ",'=cmd|" in exported and ",'+86 路" in exported
+    report = await actions.import_rooms(ctx, None, exported.encode())
+    assert (report.rooms_updated, report.rooms_unchanged) == (0, 2)
+
+
 async def test_rooms_for_posters_covers_a_region(ctx: Context) -> None:
     city = await make_city(ctx)
     region, rooms = await actions.rooms_for_posters(ctx, None, region_id=city.city.id)

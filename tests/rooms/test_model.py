@@ -8,6 +8,8 @@ from server.rooms.model import (
     RoomFields,
     can_nest_region,
     check_room_fields,
+    csv_safe,
+    csv_unsafe,
     new_room_code,
     normalise_room_code,
 )
@@ -59,3 +61,10 @@ def test_room_fields_checked() -> None:
     assert check_room_fields(RoomFields("室", "", "", "")) == {}
     errors = check_room_fields(RoomFields(" ", "长" * 41, "", "时" * 121))
     assert set(errors) == {"name", "chief", "opening_hours"}
+
+
+@pytest.mark.parametrize("cell", ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "普通", ""])
+def test_csv_cells_cannot_become_formulas_and_round_trip(cell: str) -> None:
+    safe = csv_safe(cell)
+    assert not safe.startswith(("=", "+", "-", "@"))
+    assert csv_unsafe(safe) == cell
