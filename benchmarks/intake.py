@@ -404,6 +404,22 @@ def busy_processes(seconds: float = 2.0, top: int = 5) -> tuple[float, list[str]
     return (busy1 - busy0) / wall, [f"{c:.2f} cores  {cmd}" for c, cmd in usage[-top:][::-1] if c]
 
 
+def wait_for_quiet(limit: float, threshold: float = 0.25) -> float:
+    """Wait up to ``limit`` seconds for the machine to go quiet; the last busy figure."""
+    deadline = time.monotonic() + limit
+    while True:
+        busy, busiest = busy_processes(1.0)
+        if busy <= threshold or time.monotonic() >= deadline:
+            if busy > threshold:
+                loud(
+                    f"The machine is busy ({busy:.2f} cores) and did not go quiet in "
+                    f"{limit:g} s; running anyway. Busiest:\n  " + "\n  ".join(busiest)
+                )
+            return round(busy, 2)
+        print(f"  waiting for the machine to go quiet ({busy:.2f} cores busy) ...", flush=True)
+        time.sleep(2)
+
+
 @dataclass
 class Proc:
     name: str
@@ -552,6 +568,7 @@ class RunResult:
     postgres_cpu_cores: float | None = None
     machine_busy_cores: float | None = None
     other_cpu_cores: float | None = None
+    busy_cores_before: float | None = None
     rows_expected: int | None = None
     rows_found: int | None = None
     profile: str | None = None
@@ -567,6 +584,7 @@ def drive(
     work: Path,
 ) -> None:
     """Run the load generator against ``url``; sample CPU over its measurement window."""
+    result.busy_cores_before = wait_for_quiet(args.wait_idle)
     cfg = {
         "url": url,
         "concurrency": args.concurrency,
@@ -879,6 +897,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="sample the server with py-spy during the window (slows it; results go to "
         "intake-profile.json, not intake.json)",
     )
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=120.0,
+        help="before each run, wait up to this many seconds for other load to stop",
+    )
     parser.add_argument("--output", type=Path, help="JSON path (default benchmarks/results/)")
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -988,6 +1012,7 @@ def main(argv: list[str]) -> int:
             "rate_limits": {"device": RATE_LIMIT, "ip": RATE_LIMIT, "limiter": "on (memory)"},
             "postgresql_url": safe_url(pg_url),
             "profiled": bool(args.profile),
+            "wait_idle_seconds": args.wait_idle,
         },
         "machine": {
             **machine_facts(pg_url if pg_reachable else None),

@@ -102,6 +102,18 @@ def _territory(actor: Principal | None) -> str:
     return actor.region_path if actor is not None else "/"
 
 
+async def _scope(session: AsyncSession, actor: Principal | None, region_id: int | None) -> str:
+    """The path to search under: the region asked for (which the actor must cover) or all
+    of the actor's territory."""
+    if region_id is None:
+        return _territory(actor)
+    region = await store.get_region(session, region_id)
+    if region is None:
+        raise NotFound(f"No region with id {region_id}.")
+    _require(actor, Permission.VIEW_ROOMS, region.path)
+    return region.path
+
+
 def _region_view(region: Region) -> RegionView:
     return RegionView(region.id, region.parent_id, region.level, region.name, region.path)
 
@@ -237,13 +249,7 @@ async def search_rooms(
 ) -> RoomPage:
     _require(actor, Permission.VIEW_ROOMS)
     async with ctx.db.read() as session:
-        under = _territory(actor)
-        if region_id is not None:
-            region = await store.get_region(session, region_id)
-            if region is None:
-                raise NotFound(f"No region with id {region_id}.")
-            _require(actor, Permission.VIEW_ROOMS, region.path)
-            under = region.path
+        under = await _scope(session, actor, region_id)
         rows = await store.list_rooms(
             session, under_path=under, search=search or None, limit=limit, offset=offset
         )
@@ -656,13 +662,7 @@ async def export_rooms(
     """The rooms the actor covers as CSV, in the import's format (so it re-imports as is)."""
     _require(actor, Permission.VIEW_ROOMS)
     async with ctx.db.read() as session:
-        under = _territory(actor)
-        if region_id is not None:
-            region = await store.get_region(session, region_id)
-            if region is None:
-                raise NotFound(f"No region with id {region_id}.")
-            _require(actor, Permission.VIEW_ROOMS, region.path)
-            under = region.path
+        under = await _scope(session, actor, region_id)
         rows = await store.list_rooms(session, under_path=under, limit=1_000_000)
         all_regions = {r.id: r for r in await store.list_regions(session)}
     out = io.StringIO()
