@@ -80,6 +80,9 @@ class Database:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # Helpers that live as long as the engine: group-commit queues (server.core.batch)
+        # and caches (server.core.cache), one per name.
+        self.shared: dict[str, Any] = {}
         if self.is_sqlite:
             _configure_sqlite(self.engine)
 

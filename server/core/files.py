@@ -48,7 +48,10 @@ class FileStore:
         return staged
 
     def place(self, files: list[StagedFile]) -> None:
+        """Move staged files to their final paths; placing a file twice is harmless."""
         for f in files:
+            if f.final_path.exists() and not f.staging_path.exists():
+                continue
             f.final_path.parent.mkdir(parents=True, exist_ok=True)
             os.replace(f.staging_path, f.final_path)
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.audit import record_audit
 from server.core.auth import Permission, Principal
+from server.core.cache import TTLCache
 from server.core.context import Context
 from server.core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from server.rooms import store
@@ -36,6 +39,24 @@ from server.rooms.model import (
 from server.rooms.tables import Region, Room, RoomCode
 
 MAX_IMPORT_ERRORS = 50
+
+CODE_CACHE_SECONDS = 10.0
+
+
+def _code_cache(ctx: Context) -> TTLCache[str, CodeLookup]:
+    cache: TTLCache[str, CodeLookup] | None = ctx.db.shared.get("rooms.codes")
+    if cache is None:
+        cache = TTLCache(ctx.clock, seconds=CODE_CACHE_SECONDS)
+        ctx.db.shared["rooms.codes"] = cache
+    return cache
+
+
+@asynccontextmanager
+async def _write(ctx: Context, *, on_conflict: str | None = None) -> AsyncIterator[AsyncSession]:
+    """This feature's write transaction: after it commits, cached lookups are dropped."""
+    async with ctx.db.write(on_conflict=on_conflict) as session:
+        yield session
+    _code_cache(ctx).clear()
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +200,7 @@ async def create_region(
     if (problem := check_region_name(name)) is not None:
         raise ValidationFailed("The region is not valid.", fields={"name": problem})
     taken = f"A region named {name} already exists there."
-    async with ctx.db.write(on_conflict=taken) as session:
+    async with _write(ctx, on_conflict=taken) as session:
         parent = None
         if parent_id is not None:
             parent = await store.get_region(session, parent_id)
@@ -214,7 +235,7 @@ async def rename_region(
     if (problem := check_region_name(name)) is not None:
         raise ValidationFailed("The region is not valid.", fields={"name": problem})
     taken = f"A region named {name} already exists there."
-    async with ctx.db.write(on_conflict=taken) as session:
+    async with _write(ctx, on_conflict=taken) as session:
         region = await store.get_region(session, region_id)
         if region is None:
             raise NotFound(f"No region with id {region_id}.")
@@ -278,7 +299,7 @@ async def create_room(
     """Create a room in a community, with a fresh code."""
     if errors := check_room_fields(fields):
         raise ValidationFailed("The room is not valid.", fields=errors)
-    async with ctx.db.write() as session:
+    async with _write(ctx) as session:
         region = await store.get_region(session, region_id)
         if region is None:
             raise ValidationFailed("Unknown region.", fields={"region_id": "No such region."})
@@ -343,7 +364,7 @@ async def update_room(
 ) -> RoomView:
     if errors := check_room_fields(fields):
         raise ValidationFailed("The room is not valid.", fields=errors)
-    async with ctx.db.write() as session:
+    async with _write(ctx) as session:
         room = await store.get_room(session, room_id)
         if room is None:
             raise NotFound(f"No room with id {room_id}.")
@@ -387,7 +408,7 @@ async def update_room(
 
 async def rotate_room_code(ctx: Context, actor: Principal | None, room_id: int) -> RoomView:
     """Give the room a new code; the old one keeps redirecting until revoked."""
-    async with ctx.db.write() as session:
+    async with _write(ctx) as session:
         room = await store.get_room(session, room_id)
         if room is None:
             raise NotFound(f"No room with id {room_id}.")
@@ -419,7 +440,7 @@ async def rotate_room_code(ctx: Context, actor: Principal | None, room_id: int) 
 async def revoke_room_code(ctx: Context, actor: Principal | None, code: str) -> RoomCodeView:
     """Stop a retired code from leading anywhere. A room's current code cannot be revoked."""
     normal = normalise_room_code(code)
-    async with ctx.db.write() as session:
+    async with _write(ctx) as session:
         row = await store.get_room_code(session, normal) if normal else None
         if row is None:
             raise NotFound(f"No room code {code}.")
@@ -447,16 +468,27 @@ async def revoke_room_code(ctx: Context, actor: Principal | None, code: str) -> 
 
 
 async def lookup_room_code(ctx: Context, code: str) -> CodeLookup | None:
-    """What a scanned or typed code leads to; None when it never existed."""
+    """What a scanned or typed code leads to; None when it never existed.
+
+    Every resident request starts here, so answers are cached: this process's own
+    changes clear the cache at once, another process's show within
+    CODE_CACHE_SECONDS.
+    """
     normal = normalise_room_code(code)
     if normal is None:
         return None
+    cache = _code_cache(ctx)
+    if (cached := cache.get(normal)) is not None:
+        return cached
     async with ctx.db.read() as session:
         row = await store.get_room_code(session, normal)
-        if row is None:
-            return None
-        view = await _load_room(session, ctx, row.room_id)
-        return CodeLookup(row.status, view, view.code)
+        lookup = None
+        if row is not None:
+            view = await _load_room(session, ctx, row.room_id)
+            lookup = CodeLookup(row.status, view, view.code)
+    if lookup is not None:
+        cache.put(normal, lookup)
+    return lookup
 
 
 async def rooms_for_posters(
@@ -528,7 +560,7 @@ async def import_rooms(ctx: Context, actor: Principal | None, data: bytes) -> Im
     rows, errors = _parse_rows(_decode_csv(data))
     if not rows and not errors:
         raise BadRequest("The file has a header but no rooms.")
-    async with ctx.db.write() as session:
+    async with _write(ctx) as session:
         _require(actor, Permission.MANAGE_ROOMS)
         regions = {(r.parent_id, r.name): r for r in await store.list_regions(session)}
         roots = [r for r in regions.values() if r.parent_id is None]

@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from server.core.audit import record_audit
 from server.core.auth import Permission, Principal, new_token, token_digest
+from server.core.batch import GroupCommit
 from server.core.clock import LOCAL_TZ
 from server.core.context import Context
 from server.core.errors import Gone, NotFound, ValidationFailed
@@ -32,7 +35,7 @@ from server.topics.model import (
     mask_phone,
 )
 from server.topics.store import TopicFilter
-from server.topics.tables import Topic, TopicEvent, TopicPhoto
+from server.topics.tables import Topic
 
 log = logging.getLogger(__name__)
 
@@ -187,9 +190,10 @@ async def submit_topic(
 
     Residents name the room by its code (public, rate-limited per device and IP);
     an info officer entering a paper topic names it by id and must cover its region.
-    The number comes from a counter row locked in the same transaction. Photos are
-    re-encoded first and placed just before commit: a refusal at any step leaves
-    no row and no file.
+    Photos are re-encoded first. The topic then joins the intake queue, where
+    concurrent submissions share one transaction (group commit): numbers come from a
+    counter row locked in that transaction and photos are placed just before its
+    commit. A refusal at any step leaves no row and no file.
     """
     if actor is None:
         checks = [
@@ -210,80 +214,150 @@ async def submit_topic(
     room = await _resolve_room(ctx, room_code=room_code, room_id=room_id, actor=actor)
     images = await _clean_photos(ctx, photos)
 
-    staged: list[StagedFile] = []
     now = ctx.clock.now()
     local = now.astimezone(LOCAL_TZ)
     token = new_token(24)
+    staged: list[StagedFile] = []
     try:
         for image in images:
             staged.append(await ctx.files.stage(image.data, f"topics/{local:%Y/%m}", ".jpg"))
-        async with ctx.db.write() as session:
-            prefix = ctx.settings.topic_number_prefix
-            seq = await store.take_number(session, counter_key(prefix, local.year))
-            topic = Topic(
-                number=format_number(prefix, local.year, seq),
-                room_id=room.id,
-                region_id=room.region_id,
-                title=clean.title,
-                description=clean.description,
-                kind=clean.kind,
-                source=TopicSource.QR if actor is None else TopicSource.OFFLINE,
-                status=TopicStatus.SUBMITTED,
-                submitter_name=clean.name,
-                submitter_phone=clean.phone,
-                consent=submission.consent,
-                device_id=device_id if actor is None else None,
-                tracking_digest=token_digest(token),
-                entered_by_id=actor.user_id if actor else None,
-                created_at=now,
-                updated_at=now,
-                version=1,
-            )
-            store.add_topic(session, topic)
-            await session.flush()
-            for position, (image, file) in enumerate(zip(images, staged, strict=True)):
-                store.add_photo(
-                    session,
-                    TopicPhoto(
-                        topic_id=topic.id,
-                        position=position,
-                        relpath=file.relpath,
-                        width=image.width,
-                        height=image.height,
-                        size=len(image.data),
-                    ),
-                )
-            store.add_event(
-                session,
-                TopicEvent(
-                    topic_id=topic.id,
-                    at=now,
-                    actor_kind=ActorKind.RESIDENT if actor is None else ActorKind.STAFF,
-                    actor_id=actor.user_id if actor else None,
-                    from_status=None,
-                    to_status=TopicStatus.SUBMITTED,
-                    note="",
-                    public=True,
-                ),
-            )
-            if actor is not None:
-                record_audit(
-                    session,
-                    at=now,
-                    actor_id=actor.user_id,
-                    action="topic.enter",
-                    target=f"topic:{topic.id}",
-                    detail={"number": topic.number},
-                )
-            await session.flush()
-            ctx.files.place(staged)
     except BaseException:
         ctx.files.discard(staged)
         raise
+    item = NewTopic(
+        values={
+            "room_id": room.id,
+            "region_id": room.region_id,
+            "title": clean.title,
+            "description": clean.description,
+            "kind": clean.kind,
+            "source": TopicSource.QR if actor is None else TopicSource.OFFLINE,
+            "status": TopicStatus.SUBMITTED,
+            "submitter_name": clean.name,
+            "submitter_phone": clean.phone,
+            "consent": submission.consent,
+            "device_id": device_id if actor is None else None,
+            "tracking_digest": token_digest(token),
+            "entered_by_id": actor.user_id if actor else None,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        },
+        series=counter_key(ctx.settings.topic_number_prefix, local.year),
+        year=local.year,
+        photos=list(zip(images, staged, strict=True)),
+    )
+    # From here the intake queue owns the staged files: it places them with the commit,
+    # or discards them if the topic cannot be written.
+    topic_id, number = await _intake_queue(ctx).submit(item)
 
-    summary = _staff_topic(topic, room.name, room.code, room.region_names[-1], len(images))
+    summary = StaffTopic(
+        id=topic_id,
+        number=number,
+        title=clean.title,
+        description=clean.description,
+        kind=clean.kind,
+        source=item.values["source"],
+        status=TopicStatus.SUBMITTED,
+        category=None,
+        room_id=room.id,
+        room_name=room.name,
+        room_code=room.code,
+        region_id=room.region_id,
+        region_name=room.region_names[-1],
+        submitter_name=clean.name,
+        submitter_phone_masked=mask_phone(clean.phone),
+        photo_count=len(images),
+        created_at=now,
+    )
     await _publish(ctx, room, "submitted", summary)
-    return SubmittedTopic(topic.id, topic.number, token, tracking_url(ctx, token))
+    return SubmittedTopic(topic_id, number, token, tracking_url(ctx, token))
+
+
+@dataclass(frozen=True, slots=True)
+class NewTopic:
+    """A validated topic waiting in the intake queue for its number and its commit."""
+
+    values: dict[str, Any]
+    series: str
+    year: int
+    photos: list[tuple[CleanImage, StagedFile]]
+
+
+def _intake_queue(ctx: Context) -> GroupCommit[NewTopic, tuple[int, str]]:
+    """The process's intake queue: concurrent submissions share one transaction."""
+    queue: GroupCommit[NewTopic, tuple[int, str]] | None = ctx.db.shared.get("topics.intake")
+    if queue is None:
+
+        async def apply(session: AsyncSession, items: list[NewTopic]) -> list[tuple[int, str]]:
+            return await _store_topics(ctx, session, items)
+
+        def discard(item: NewTopic) -> None:
+            ctx.files.discard([file for _, file in item.photos])
+
+        queue = GroupCommit(ctx.db, apply, on_failure=discard)
+        ctx.db.shared["topics.intake"] = queue
+    return queue
+
+
+async def _store_topics(
+    ctx: Context, session: AsyncSession, items: list[NewTopic]
+) -> list[tuple[int, str]]:
+    """Number and insert a batch of topics with their photos and first events.
+
+    Requires an open write transaction. Each series' counter is advanced once for the
+    whole batch (its row stays locked until commit), so numbers are consecutive in
+    queue order and never reused. The photos are moved into place last, just before
+    the caller commits.
+    """
+    prefix = ctx.settings.topic_number_prefix
+    for series in dict.fromkeys(item.series for item in items):
+        members = [item for item in items if item.series == series]
+        last = await store.take_numbers(session, series, len(members))
+        for seq, item in enumerate(members, start=last - len(members) + 1):
+            item.values["number"] = format_number(prefix, item.year, seq)
+    numbers: list[str] = [item.values["number"] for item in items]
+    ids = await store.insert_topics(session, [item.values for item in items])
+    events, photos = [], []
+    for topic_id, item in zip(ids, items, strict=True):
+        staff = item.values["entered_by_id"]
+        events.append(
+            {
+                "topic_id": topic_id,
+                "at": item.values["created_at"],
+                "actor_kind": ActorKind.STAFF if staff else ActorKind.RESIDENT,
+                "actor_id": staff,
+                "from_status": None,
+                "to_status": TopicStatus.SUBMITTED,
+                "note": "",
+                "public": True,
+            }
+        )
+        for position, (image, file) in enumerate(item.photos):
+            photos.append(
+                {
+                    "topic_id": topic_id,
+                    "position": position,
+                    "relpath": file.relpath,
+                    "width": image.width,
+                    "height": image.height,
+                    "size": len(image.data),
+                }
+            )
+        if staff:
+            record_audit(
+                session,
+                at=item.values["created_at"],
+                actor_id=staff,
+                action="topic.enter",
+                target=f"topic:{topic_id}",
+                detail={"number": item.values["number"]},
+            )
+    await store.insert_events(session, events)
+    await store.insert_photos(session, photos)
+    await session.flush()
+    ctx.files.place([file for item in items for _, file in item.photos])
+    return list(zip(ids, numbers, strict=True))
 
 
 async def _resolve_room(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,40 +15,41 @@ from server.topics.model import TopicKind, TopicSource, TopicStatus
 from server.topics.tables import Topic, TopicCounter, TopicEvent, TopicPhoto
 
 
-async def take_number(session: AsyncSession, key: str) -> int:
-    """Increment the series' counter and return the new value.
+async def take_numbers(session: AsyncSession, key: str, count: int) -> int:
+    """Advance the series' counter by ``count`` and return its new value (the last number).
 
-    The UPDATE locks the counter row until the caller's transaction ends, so two
-    submissions can never take the same value; a rolled-back one releases it.
-    Requires an open write transaction.
+    One upsert: the row is created on first use, and its lock is held until the
+    caller's transaction ends, so two transactions never take the same values; a
+    rolled-back one gives its values back. Requires an open write transaction.
     """
     dialect = session.get_bind().dialect.name
     make_insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(
-        make_insert(TopicCounter)
-        .values(key=key, value=0)
-        .on_conflict_do_nothing(index_elements=["key"])
-    )
+    upsert = make_insert(TopicCounter).values(key=key, value=count)
     value = await session.scalar(
-        update(TopicCounter)
-        .where(TopicCounter.key == key)
-        .values(value=TopicCounter.value + 1)
-        .returning(TopicCounter.value)
+        upsert.on_conflict_do_update(
+            index_elements=["key"], set_={"value": TopicCounter.value + count}
+        ).returning(TopicCounter.value)
     )
     assert value is not None
     return int(value)
 
 
-def add_topic(session: AsyncSession, topic: Topic) -> None:
-    session.add(topic)
+async def insert_topics(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert topics in one statement; their ids, in the order of ``rows``."""
+    result = await session.execute(
+        insert(Topic).returning(Topic.id, sort_by_parameter_order=True), rows
+    )
+    return [row[0] for row in result.all()]
 
 
-def add_photo(session: AsyncSession, photo: TopicPhoto) -> None:
-    session.add(photo)
+async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(TopicEvent), rows)
 
 
-def add_event(session: AsyncSession, event: TopicEvent) -> None:
-    session.add(event)
+async def insert_photos(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(TopicPhoto), rows)
 
 
 async def get_topic(session: AsyncSession, topic_id: int) -> Topic | None:

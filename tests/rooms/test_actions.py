@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
 from server.core.auth import Role
+from server.core.clock import FakeClock
 from server.core.context import Context
+from server.core.db import Database
 from server.core.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from server.rooms import actions
 from server.rooms.model import RegionLevel, RoomCodeStatus, RoomFields
@@ -192,3 +197,24 @@ async def test_rooms_for_posters_covers_a_region(ctx: Context) -> None:
     chief = await make_staff(ctx, Role.ROOM_CHIEF, city.community)
     with pytest.raises(Forbidden):
         await actions.rooms_for_posters(ctx, chief, region_id=city.county.id)
+
+
+async def test_code_lookups_are_cached_briefly_across_processes(
+    ctx: Context, clock: FakeClock
+) -> None:
+    """Another process's revocation shows here within the cache's lifetime, not later."""
+    city = await make_city(ctx)
+    old = city.room.code
+    await actions.rotate_room_code(ctx, None, city.room.id)
+    seen = await actions.lookup_room_code(ctx, old)
+    assert seen is not None and seen.status is RoomCodeStatus.RETIRED
+    other_process = replace(ctx, db=Database(ctx.settings.database_url))
+    try:
+        await actions.revoke_room_code(other_process, None, old)
+    finally:
+        await other_process.db.close()
+    cached = await actions.lookup_room_code(ctx, old)
+    assert cached is not None and cached.status is RoomCodeStatus.RETIRED
+    clock.advance(timedelta(seconds=actions.CODE_CACHE_SECONDS))
+    fresh = await actions.lookup_room_code(ctx, old)
+    assert fresh is not None and fresh.status is RoomCodeStatus.REVOKED

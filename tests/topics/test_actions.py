@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import re
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -115,10 +117,10 @@ async def test_a_failed_transaction_removes_the_photos_it_placed(
 ) -> None:
     city = await make_city(ctx)
 
-    def broken_event(session: object, event: object) -> None:
+    async def broken_events(session: object, rows: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(actions.store, "add_event", broken_event)
+    monkeypatch.setattr(actions.store, "insert_events", broken_events)
     with pytest.raises(RuntimeError):
         await actions.submit_topic(
             ctx,
@@ -245,3 +247,67 @@ async def test_200_concurrent_submissions_get_unique_consecutive_numbers(ctx: Co
     assert numbers == [f"HA2026-{n:06d}" for n in range(1, 201)]
     assert all(re.fullmatch(r"HA2026-\d{6}", n) for n in numbers)
     assert (await topic_rows(ctx))[:2] == (200, 200)
+
+
+async def test_one_bad_topic_in_a_batch_fails_alone(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrent submissions share a transaction; a failure must not take the others down."""
+    city = await make_city(ctx)
+    original_insert = actions.store.insert_topics
+
+    async def refuses_poison(session: Any, rows: list[dict[str, Any]]) -> list[int]:
+        if any(row["title"] == "有毒的议题标题" for row in rows):
+            raise RuntimeError("poison")
+        return await original_insert(session, rows)
+
+    monkeypatch.setattr(actions.store, "insert_topics", refuses_poison)
+    titles = [f"正常议题{i:02d}号" for i in range(9)]
+    titles.insert(4, "有毒的议题标题")
+    results = await asyncio.gather(
+        *(
+            actions.submit_topic(
+                ctx,
+                submission(title=t),
+                [Upload("a.jpg", jpeg_with_gps())],
+                room_code=city.room.code,
+                device_id=f"d{i}",
+                ip=f"10.9.0.{i}",
+            )
+            for i, t in enumerate(titles)
+        ),
+        return_exceptions=True,
+    )
+    failed = [r for r in results if isinstance(r, Exception)]
+    assert len(failed) == 1 and str(failed[0]) == "poison"
+    assert isinstance(results[4], RuntimeError)
+    numbers = sorted(r.number for r in results if not isinstance(r, Exception))
+    assert len(numbers) == 9 and len(set(numbers)) == 9
+    assert await topic_rows(ctx) == (9, 9, 9)
+    assert len(files_under(ctx.settings.uploads_dir)) == 9
+
+
+async def test_a_caller_that_goes_away_does_not_lose_its_topic(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    city = await make_city(ctx)
+    real = actions.store.take_numbers
+    writing = asyncio.Event()
+
+    async def slow(session: Any, key: str, count: int) -> int:
+        writing.set()
+        await asyncio.sleep(0.2)
+        return await real(session, key, count)
+
+    monkeypatch.setattr(actions.store, "take_numbers", slow)
+    task = asyncio.create_task(submit(ctx, city.room))
+    await asyncio.wait_for(writing.wait(), 5)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert task.cancelled()
+    for _ in range(100):
+        if (await topic_rows(ctx))[0] == 1:
+            break
+        await asyncio.sleep(0.02)
+    assert await topic_rows(ctx) == (1, 1, 0)
