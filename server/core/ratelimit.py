@@ -33,15 +33,21 @@ def _window(now: float, seconds: int) -> tuple[int, int]:
 
 
 class MemoryRateLimiter:
+    MAX_KEYS = 100_000
+
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._counts: dict[tuple[str, int, int], int] = {}
+        self._next_prune = 0.0
 
     async def hit(self, key: str, count: int, seconds: int) -> Decision:
         now = self._clock.now().timestamp()
         index, retry_after = _window(now, seconds)
-        if len(self._counts) > 100_000:
-            self._counts = {k: v for k, v in self._counts.items() if k[2] >= index}
+        if len(self._counts) > self.MAX_KEYS and now >= self._next_prune:
+            # Drop windows that have ended, each by its own length; at most once a second,
+            # so a flood of fresh keys cannot make every request pay for a full sweep.
+            self._counts = {k: v for k, v in self._counts.items() if k[2] >= int(now // k[1])}
+            self._next_prune = now + 1.0
         slot = (key, seconds, index)
         used = self._counts.get(slot, 0)
         if used >= count:
@@ -76,11 +82,11 @@ class RedisRateLimiter:
 
 
 async def enforce(limiter: RateLimiter, checks: list[tuple[str, int, int]]) -> None:
-    """Count one hit against every (key, count, seconds); raise RateLimited if any is spent."""
-    worst = 0
+    """Count one hit against each (key, count, seconds) in turn; raise RateLimited at the
+    first that is spent (the later ones are not counted)."""
     for key, count, seconds in checks:
         decision = await limiter.hit(key, count, seconds)
         if not decision.allowed:
-            worst = max(worst, decision.retry_after)
-    if worst:
-        raise RateLimited("Too many requests; try again later.", retry_after=worst)
+            raise RateLimited(
+                "Too many requests; try again later.", retry_after=decision.retry_after
+            )

@@ -48,3 +48,26 @@ async def test_redis_limiter_is_shared_between_processes() -> None:
         await second.close()
     finally:
         await first.close()
+
+
+async def test_pruning_keeps_live_windows_of_every_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    limiter = MemoryRateLimiter(clock)
+    monkeypatch.setattr(MemoryRateLimiter, "MAX_KEYS", 10)
+    for _ in range(3):
+        assert (await limiter.hit("device", 3, 3600)).allowed
+    for i in range(20):  # short-window keys push the table over its size
+        await limiter.hit(f"login-{i}", 5, 300)
+    clock.advance(timedelta(seconds=301))
+    await limiter.hit("login-new", 5, 300)  # prunes: the hour-long window must survive
+    assert not (await limiter.hit("device", 3, 3600)).allowed
+
+
+async def test_a_refusal_does_not_count_against_the_later_keys() -> None:
+    clock = FakeClock()
+    limiter = MemoryRateLimiter(clock)
+    await limiter.hit("ip", 1, 60)
+    for _ in range(5):
+        with pytest.raises(RateLimited):
+            await enforce(limiter, [("ip", 1, 60), ("device", 1, 60)])
+    assert (await limiter.hit("device", 1, 60)).allowed
