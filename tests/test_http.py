@@ -444,3 +444,33 @@ async def test_security_headers_and_secure_cookies(
     from dataclasses import replace
 
     assert replace(settings, public_base_url="https://msy.example.cn").secure_cookies
+
+
+async def test_regions_are_renamed_within_territory(
+    client: TestClient[Any, Any], city: City
+) -> None:
+    county_admin = await staff(client, Role.ADMIN, city.county)
+    renamed = await county_admin.patch(
+        f"/api/staff/regions/{city.town.id}", json={"name": "城南新区"}
+    )
+    assert renamed.status == 200 and (await renamed.json())["name"] == "城南新区"
+    page = await (await county_admin.get("/staff/regions")).text()
+    assert "城南新区" in page and 'data-rename="' in page
+    outside = await county_admin.patch(
+        f"/api/staff/regions/{city.other_community.id}", json={"name": "别人的社区"}
+    )
+    assert outside.status == 403
+    clash = await county_admin.patch(
+        f"/api/staff/regions/{city.community.id}", json={"name": "幸福里社区"}
+    )
+    assert clash.status == 200  # renaming to its own name is not a clash
+    sibling = await county_admin.post(
+        "/api/staff/regions",
+        json={"parent_id": city.county.id, "level": "town", "name": "书香街道"},
+    )
+    assert sibling.status == 201
+    taken = await county_admin.patch(
+        f"/api/staff/regions/{city.town.id}", json={"name": "书香街道"}
+    )
+    assert taken.status == 409 and (await error_of(taken))["code"] == "conflict"
+    await county_admin.session.close()

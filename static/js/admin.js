@@ -34,6 +34,13 @@
     location.reload();
   });
 
+  document.querySelectorAll("[data-rename]").forEach((button) => button.addEventListener("click", async () => {
+    const name = prompt(t("regions.rename_prompt"), button.dataset.name);
+    if (!name || name === button.dataset.name) return;
+    const result = await api("PATCH", "/api/staff/regions/" + button.dataset.rename, { name });
+    if (result.ok) location.reload(); else alert(result.data.error.message);
+  }));
+
   on("room-form", async (form) => {
     const body = formJson(form);
     body.region_id = Number(body.region_id);
