@@ -97,18 +97,22 @@ async def database_url(backend: str, tmp_path: Path) -> str:
     return url
 
 
+def make_settings(tmp_path: Path, database_url: str, **overrides: str) -> Settings:
+    """Settings for one test: its own folders and database; ``overrides`` without the prefix."""
+    env = {
+        "MASHANGYI_DATA_DIR": str(tmp_path / "var"),
+        "MASHANGYI_RECORDINGS_DIR": str(tmp_path / "recordings"),
+        "MASHANGYI_DATABASE_URL": database_url,
+        "MASHANGYI_PUBLIC_BASE_URL": "https://msy.example.cn",
+        "MASHANGYI_SECRET_KEY": "x" * 40,
+    }
+    env.update({f"MASHANGYI_{name}": value for name, value in overrides.items()})
+    return Settings.from_env(env, base_dir=tmp_path)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings.from_env(
-        {
-            "MASHANGYI_DATA_DIR": str(tmp_path / "var"),
-            "MASHANGYI_RECORDINGS_DIR": str(tmp_path / "recordings"),
-            "MASHANGYI_DATABASE_URL": database_url,
-            "MASHANGYI_PUBLIC_BASE_URL": "https://msy.example.cn",
-            "MASHANGYI_SECRET_KEY": "x" * 40,
-        },
-        base_dir=tmp_path,
-    )
+    return make_settings(tmp_path, database_url)
 
 
 @pytest.fixture

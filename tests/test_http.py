@@ -19,7 +19,7 @@ from server.core.clock import FakeClock
 from server.core.notifier import RecordingNotifier
 from server.rooms import actions as rooms
 from server.settings import Settings
-from tests.conftest import files_under
+from tests.conftest import files_under, make_settings
 from tests.factories import City, jpeg_with_gps, make_city
 from tests.http_helpers import ctx_of, login, staff
 
@@ -32,17 +32,13 @@ TOPIC = {
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings.from_env(
-        {
-            "MASHANGYI_DATA_DIR": str(tmp_path / "var"),
-            "MASHANGYI_RECORDINGS_DIR": str(tmp_path / "rec"),
-            "MASHANGYI_DATABASE_URL": database_url,
-            "MASHANGYI_PUBLIC_BASE_URL": "http://msy.example.cn",
-            "MASHANGYI_SECRET_KEY": "y" * 40,
-            "MASHANGYI_MAX_PHOTO_BYTES": str(256 * 1024),
-            "MASHANGYI_RATE_LIMIT_DEVICE": "3/600",
-        },
-        base_dir=tmp_path,
+    # Plain http, so the test client sends the cookies back; small photos keep bodies small.
+    return make_settings(
+        tmp_path,
+        database_url,
+        PUBLIC_BASE_URL="http://msy.example.cn",
+        MAX_PHOTO_BYTES=str(256 * 1024),
+        RATE_LIMIT_DEVICE="3/600",
     )
 
 

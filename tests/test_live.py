@@ -16,20 +16,13 @@ from server.app import create_app
 from server.core.auth import Role
 from server.core.web import CTX
 from server.settings import Settings
+from tests.conftest import make_settings
 from tests.factories import PASSWORD, City, make_city, make_staff
 
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings.from_env(
-        {
-            "MASHANGYI_DATA_DIR": str(tmp_path / "var"),
-            "MASHANGYI_RECORDINGS_DIR": str(tmp_path / "rec"),
-            "MASHANGYI_DATABASE_URL": database_url,
-            "MASHANGYI_SECRET_KEY": "z" * 40,
-        },
-        base_dir=tmp_path,
-    )
+    return make_settings(tmp_path, database_url, PUBLIC_BASE_URL="http://127.0.0.1")
 
 
 @pytest.fixture
