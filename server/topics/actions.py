@@ -158,7 +158,7 @@ async def _clean_photos(ctx: Context, uploads: list[Upload]) -> list[CleanImage]
     cleaned = []
     for i, upload in enumerate(uploads, start=1):
         if len(upload.data) > ctx.settings.max_photo_bytes:
-            limit_mb = ctx.settings.max_photo_bytes // (1024 * 1024)
+            limit_mb = f"{ctx.settings.max_photo_bytes / (1024 * 1024):.3g}"
             raise ValidationFailed(
                 f"Photo {i} is over {limit_mb} MB.",
                 fields={"photos": f"Photo {i} is over {limit_mb} MB."},
