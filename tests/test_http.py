@@ -470,3 +470,27 @@ async def test_regions_are_renamed_within_territory(
     )
     assert taken.status == 409 and (await error_of(taken))["code"] == "conflict"
     await county_admin.session.close()
+
+
+async def test_moves_over_http_refuse_with_the_current_state(
+    client: TestClient[Any, Any], city: City, resident: aiohttp.ClientSession
+) -> None:
+    created = await (await resident.post(f"/api/rooms/{city.room.code}/topics", json=TOPIC)).json()
+    dispatcher = await staff(client, Role.DISPATCHER, city.county)
+    url = f"/api/staff/topics/{created['id']}/moves"
+    assert (
+        await dispatcher.post(url, csrf=False, json={"to": "accepted", "version": 1})
+    ).status == 403
+    bad = await dispatcher.post(url, json={"to": "finished", "version": 1})
+    assert bad.status == 400 and "to" in (await error_of(bad))["fields"]
+    illegal = await dispatcher.post(url, json={"to": "resolved", "version": 1})
+    error = await error_of(illegal)
+    assert illegal.status == 409 and error["code"] == "invalid_transition"
+    assert error["fields"] == {"status": "submitted"}
+    ok = await dispatcher.post(url, json={"to": "accepted", "version": 1, "note": "受理"})
+    assert ok.status == 200 and (await ok.json())["version"] == 2
+    stale = await dispatcher.post(url, json={"to": "dispatched", "version": 1})
+    assert stale.status == 409 and (await error_of(stale))["code"] == "stale_update"
+    timeline = await (await resident.get(f"/api/track/{created['tracking_token']}")).json()
+    assert [e["status"] for e in timeline["timeline"]] == ["submitted", "accepted"]
+    await dispatcher.session.close()

@@ -35,12 +35,15 @@ class Permission(StrEnum):
     VIEW_AUDIT = "view_audit"
     VIEW_TOPICS = "view_topics"
     ENTER_TOPICS = "enter_topics"
+    DISPATCH_TOPICS = "dispatch_topics"
 
 
 P = Permission
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.DISPATCHER: frozenset({P.VIEW_ROOMS, P.PRINT_POSTERS, P.VIEW_TOPICS, P.ENTER_TOPICS}),
+    Role.DISPATCHER: frozenset(
+        {P.VIEW_ROOMS, P.PRINT_POSTERS, P.VIEW_TOPICS, P.ENTER_TOPICS, P.DISPATCH_TOPICS}
+    ),
     Role.HANDLER: frozenset({P.VIEW_ROOMS}),
     Role.ROOM_CHIEF: frozenset({P.VIEW_ROOMS, P.PRINT_POSTERS, P.VIEW_TOPICS}),
     Role.INFO_OFFICER: frozenset({P.VIEW_ROOMS, P.VIEW_TOPICS, P.ENTER_TOPICS}),

@@ -66,6 +66,18 @@ class Conflict(AppError):
     status = 409
 
 
+class InvalidTransitionError(Conflict):
+    """The workflow does not allow that move from the current state."""
+
+    code = "invalid_transition"
+
+
+class StaleUpdate(Conflict):
+    """Someone else changed the row since the client loaded it."""
+
+    code = "stale_update"
+
+
 class PayloadTooLarge(AppError):
     code = "payload_too_large"
     status = 413

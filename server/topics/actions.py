@@ -15,7 +15,7 @@ from server.core.auth import Permission, Principal, new_token, token_digest
 from server.core.batch import GroupCommit
 from server.core.clock import LOCAL_TZ
 from server.core.context import Context
-from server.core.errors import Gone, NotFound, ValidationFailed
+from server.core.errors import Gone, InvalidTransitionError, NotFound, StaleUpdate, ValidationFailed
 from server.core.files import StagedFile
 from server.core.images import CleanImage, clean_image
 from server.core.ratelimit import enforce
@@ -25,6 +25,7 @@ from server.rooms.model import RoomCodeStatus
 from server.topics import store
 from server.topics.model import (
     ActorKind,
+    InvalidTransition,
     Submission,
     TopicKind,
     TopicSource,
@@ -33,6 +34,7 @@ from server.topics.model import (
     counter_key,
     format_number,
     mask_phone,
+    transition,
 )
 from server.topics.store import TopicFilter
 from server.topics.tables import Topic
@@ -40,6 +42,7 @@ from server.topics.tables import Topic
 log = logging.getLogger(__name__)
 
 STAFF_NAMESPACE = "/staff"
+MAX_NOTE = 1000
 
 
 def region_room(region_id: int) -> str:
@@ -119,6 +122,7 @@ class StaffTopic:
     submitter_phone_masked: str
     photo_count: int
     created_at: datetime
+    version: int = 1
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -134,6 +138,7 @@ class StaffTopic:
             "region": {"id": self.region_id, "name": self.region_name},
             "submitter": {"name": self.submitter_name, "phone": self.submitter_phone_masked},
             "photo_count": self.photo_count,
+            "version": self.version,
             "created_at": self.created_at.isoformat(),
         }
 
@@ -381,8 +386,12 @@ async def _resolve_room(
 
 
 async def _publish(ctx: Context, room: RoomView, op: str, topic: StaffTopic) -> None:
-    """Tell the staff whose territory holds the room, and nobody else. After commit only."""
-    ancestors = [int(p) for p in room.region_path.strip("/").split("/") if p]
+    await _publish_to_region(ctx, room.region_path, op, topic)
+
+
+async def _publish_to_region(ctx: Context, region_path: str, op: str, topic: StaffTopic) -> None:
+    """Tell the staff whose territory holds the topic, and nobody else. After commit only."""
+    ancestors = [int(p) for p in region_path.strip("/").split("/") if p]
     try:
         await ctx.notifier.emit(
             "topic",
@@ -415,6 +424,7 @@ def _staff_topic(
         submitter_phone_masked=mask_phone(topic.submitter_phone),
         photo_count=photo_count,
         created_at=topic.created_at,
+        version=topic.version,
     )
 
 
@@ -523,3 +533,88 @@ async def staff_photo(ctx: Context, actor: Principal, topic_id: int, photo_id: i
     assert region is not None
     actor.require(Permission.VIEW_TOPICS, region.path)
     return await ctx.files.read(photo.relpath)
+
+
+async def move_topic(
+    ctx: Context,
+    actor: Principal,
+    topic_id: int,
+    target: TopicStatus,
+    *,
+    version: int,
+    note: str = "",
+) -> StaffTopic:
+    """Move a topic along the workflow (解题) and record who, when, from, to and why.
+
+    ``version`` is the version the actor saw: if the topic changed since, nothing is
+    written and StaleUpdate names its current state and version, so two dispatchers
+    acting at once never overwrite each other. Moves the workflow table does not allow
+    raise InvalidTransitionError naming the current state. A rejection needs a reason,
+    which the submitter sees on their tracking page.
+    """
+    note = note.strip()
+    if len(note) > MAX_NOTE:
+        raise ValidationFailed("The note is too long.", fields={"note": f"At most {MAX_NOTE}."})
+    if target is TopicStatus.REJECTED and not note:
+        raise ValidationFailed("Say why the topic is rejected.", fields={"note": "Required."})
+    if target is TopicStatus.MERGED:
+        raise ValidationFailed(
+            "Merging names the surviving topic; use merge.", fields={"to": "Use merge."}
+        )
+    async with ctx.db.read() as session:
+        found = await store.get_topic_with_place(session, topic_id)
+    if found is None:
+        raise NotFound(f"No topic with id {topic_id}.")
+    _topic, room, region = found
+    actor.require(Permission.DISPATCH_TOPICS, region.path)
+    now = ctx.clock.now()
+    async with ctx.db.write() as session:
+        current = await store.get_topic(session, topic_id)
+        assert current is not None
+        if current.version != version:
+            raise StaleUpdate(
+                f"The topic changed since you loaded it: it is now {current.status} "
+                f"(version {current.version}).",
+                fields={"status": current.status, "version": str(current.version)},
+            )
+        try:
+            transition(current.status, target)
+        except InvalidTransition as exc:
+            raise InvalidTransitionError(str(exc), fields={"status": current.status}) from None
+        moved = await store.update_topic_status(
+            session, topic_id, expected_version=version, status=target, now=now
+        )
+        if not moved:  # another process won the race between our read and our update
+            raise StaleUpdate("The topic changed while you were acting; reload it.")
+        await store.insert_events(
+            session,
+            [
+                {
+                    "topic_id": topic_id,
+                    "at": now,
+                    "actor_kind": ActorKind.STAFF,
+                    "actor_id": actor.user_id,
+                    "from_status": current.status,
+                    "to_status": target,
+                    "note": note,
+                    "public": True,
+                }
+            ],
+        )
+        record_audit(
+            session,
+            at=now,
+            actor_id=actor.user_id,
+            action="topic.move",
+            target=f"topic:{topic_id}",
+            detail={"from": current.status, "to": target, "note": note},
+        )
+        old_status = current.status
+    async with ctx.db.read() as session:
+        refreshed = await store.get_topic(session, topic_id)
+        photos = await store.count_photos(session, [topic_id])
+    assert refreshed is not None
+    view = _staff_topic(refreshed, room.name, room.code, region.name, photos.get(topic_id, 0))
+    log.info("topic %s moved %s -> %s by %s", view.number, old_status, target, actor.username)
+    await _publish_to_region(ctx, region.path, "moved", view)
+    return view

@@ -328,6 +328,31 @@ async def enter_topic(request: web.Request) -> web.Response:
     return json_response(submitted_json(result), status=201)
 
 
+@routes.post(r"/api/staff/topics/{topic_id:\d+}/moves")
+async def move_topic(request: web.Request) -> web.Response:
+    principal = require_staff(request)
+    data = await read_json(request)
+    try:
+        target = TopicStatus(str(data.get("to")))
+    except ValueError:
+        raise ValidationFailed("Unknown status.", fields={"to": "Unknown status."}) from None
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValidationFailed("version must be a number.", fields={"version": "Required."})
+    note = data.get("note", "")
+    if not isinstance(note, str):
+        raise ValidationFailed("note must be text.", fields={"note": "Must be text."})
+    moved = await actions.move_topic(
+        ctx_of(request),
+        principal,
+        int(request.match_info["topic_id"]),
+        target,
+        version=version,
+        note=note,
+    )
+    return json_response(moved.to_json())
+
+
 @routes.get(r"/api/staff/topics/{topic_id:\d+}/photos/{photo_id:\d+}")
 async def staff_photo(request: web.Request) -> web.Response:
     data = await actions.staff_photo(
@@ -400,6 +425,7 @@ _STAFF_TOPIC = obj(
         "submitter": obj({"name": string(), "phone": string()}),
         "photo_count": integer(),
         "created_at": string(format="date-time"),
+        "version": integer(),
     }
 )
 _PUBLIC_TOPIC = obj(
@@ -527,6 +553,25 @@ OPENAPI = {
             ),
         ),
         "post": _submit_op("Enter a topic collected offline (info officers)", staff=True),
+    },
+    "/api/staff/topics/{topic_id}/moves": {
+        "post": operation(
+            "Move a topic along the workflow; refused with 409 if the move is not allowed "
+            "from its current state or the topic changed since `version`",
+            tag="topics",
+            staff=True,
+            params=[path_param("topic_id", integer())],
+            body=obj(
+                {
+                    "to": string(enum=[s.value for s in TopicStatus]),
+                    "version": integer(),
+                    "note": string(maxLength=1000),
+                },
+                ["to", "version"],
+            ),
+            ok=_STAFF_TOPIC,
+            errors=(400, 404, 409),
+        )
     },
     "/api/staff/topics/{topic_id}/photos/{photo_id}": {
         "get": operation(

@@ -33,6 +33,52 @@ class TopicStatus(StrEnum):
     REOPENED = "reopened"
 
 
+S = TopicStatus
+
+# The whole workflow (解题) as one table: each state and the states it may move to.
+# One-person matters: submitted → accepted → dispatched → assigned → handling → resolved.
+# Key matters are escalated to a lead (提级督办) and may be scheduled for a deliberation
+# session: escalated → scheduled → deliberated → implementing → resolved.
+# An unsatisfied rating or a follow-up reopens a resolved topic; merged and rejected
+# topics are finished (their submitters follow the surviving topic or read the reason).
+TRANSITIONS: dict[TopicStatus, frozenset[TopicStatus]] = {
+    S.SUBMITTED: frozenset({S.ACCEPTED, S.REJECTED, S.MERGED}),
+    S.ACCEPTED: frozenset({S.DISPATCHED, S.REJECTED, S.MERGED}),
+    S.DISPATCHED: frozenset({S.ASSIGNED, S.REJECTED, S.MERGED}),
+    S.ASSIGNED: frozenset({S.HANDLING, S.ESCALATED, S.DISPATCHED, S.MERGED}),
+    S.HANDLING: frozenset({S.RESOLVED, S.ESCALATED, S.MERGED}),
+    S.ESCALATED: frozenset({S.SCHEDULED, S.IMPLEMENTING, S.RESOLVED, S.MERGED}),
+    S.SCHEDULED: frozenset({S.DELIBERATED, S.ESCALATED}),
+    S.DELIBERATED: frozenset({S.IMPLEMENTING, S.RESOLVED}),
+    S.IMPLEMENTING: frozenset({S.RESOLVED}),
+    S.RESOLVED: frozenset({S.REOPENED}),
+    S.REOPENED: frozenset({S.HANDLING, S.ESCALATED}),
+    S.REJECTED: frozenset(),
+    S.MERGED: frozenset(),
+}
+OPEN_STATES = frozenset(s for s, moves in TRANSITIONS.items() if moves) - {S.RESOLVED}
+
+
+class InvalidTransition(Exception):
+    """A move the workflow does not allow; names the state the topic is in."""
+
+    def __init__(self, current: TopicStatus, target: TopicStatus) -> None:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (it is finished)"
+        super().__init__(
+            f"Cannot move a topic from {current} to {target}; from {current} it may go to: "
+            f"{allowed}."
+        )
+        self.current = current
+        self.target = target
+
+
+def transition(current: TopicStatus, target: TopicStatus) -> TopicStatus:
+    """The new state, or InvalidTransition if the table has no such move."""
+    if target not in TRANSITIONS[current]:
+        raise InvalidTransition(current, target)
+    return target
+
+
 class ActorKind(StrEnum):
     RESIDENT = "resident"
     STAFF = "staff"

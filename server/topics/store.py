@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.rooms.tables import Region, Room
@@ -54,6 +56,44 @@ async def insert_photos(session: AsyncSession, rows: list[dict[str, Any]]) -> No
 
 async def get_topic(session: AsyncSession, topic_id: int) -> Topic | None:
     return await session.get(Topic, topic_id)
+
+
+async def get_topic_with_place(
+    session: AsyncSession, topic_id: int
+) -> tuple[Topic, Room, Region] | None:
+    query = (
+        select(Topic, Room, Region)
+        .join(Room, Topic.room_id == Room.id)
+        .join(Region, Topic.region_id == Region.id)
+        .where(Topic.id == topic_id)
+    )
+    row = (await session.execute(query)).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
+async def update_topic_status(
+    session: AsyncSession,
+    topic_id: int,
+    *,
+    expected_version: int,
+    status: TopicStatus,
+    now: datetime,
+) -> bool:
+    """Set the status if the row is still at ``expected_version``; False if it is not.
+
+    The version check is in the UPDATE itself, so of two concurrent writers only one
+    can succeed, whatever the isolation level. Requires an open write transaction.
+    """
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(Topic)
+            .where(Topic.id == topic_id, Topic.version == expected_version)
+            .values(status=status, version=Topic.version + 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount > 0
 
 
 async def get_topic_by_tracking(session: AsyncSession, digest: str) -> Topic | None:

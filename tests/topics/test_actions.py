@@ -16,8 +16,10 @@ from server.core.errors import (
     Forbidden,
     Gone,
     InvalidImage,
+    InvalidTransitionError,
     NotFound,
     RateLimited,
+    StaleUpdate,
     ValidationFailed,
 )
 from server.core.notifier import RecordingNotifier
@@ -311,3 +313,79 @@ async def test_a_caller_that_goes_away_does_not_lose_its_topic(
             break
         await asyncio.sleep(0.02)
     assert await topic_rows(ctx) == (1, 1, 0)
+
+
+async def test_moves_follow_the_workflow_and_leave_a_public_timeline(
+    ctx: Context, notifier: RecordingNotifier
+) -> None:
+    city = await make_city(ctx)
+    done = await submit(ctx, city.room)
+    dispatcher = await make_staff(ctx, Role.DISPATCHER, city.county)
+    notifier.sent.clear()
+    accepted = await actions.move_topic(
+        ctx, dispatcher, done.topic_id, TopicStatus.ACCEPTED, version=1, note="属实，受理"
+    )
+    assert (accepted.status, accepted.version) == (TopicStatus.ACCEPTED, 2)
+    [sent] = notifier.sent
+    assert sent.payload["op"] == "moved" and sent.payload["topic"]["status"] == "accepted"
+    assert sent.rooms[-1] == f"region:{city.community.id}"
+    tracked = await actions.track_topic(ctx, done.tracking_token)
+    assert [(e.status, e.note) for e in tracked.timeline] == [
+        (TopicStatus.SUBMITTED, ""),
+        (TopicStatus.ACCEPTED, "属实，受理"),
+    ]
+
+
+async def test_illegal_and_stale_moves_change_nothing(
+    ctx: Context, notifier: RecordingNotifier
+) -> None:
+    city = await make_city(ctx)
+    done = await submit(ctx, city.room)
+    dispatcher = await make_staff(ctx, Role.DISPATCHER, city.county)
+    notifier.sent.clear()
+    with pytest.raises(InvalidTransitionError, match="from submitted to resolved") as caught:
+        await actions.move_topic(ctx, dispatcher, done.topic_id, TopicStatus.RESOLVED, version=1)
+    assert caught.value.fields == {"status": "submitted"}
+    with pytest.raises(StaleUpdate, match="now submitted \\(version 1\\)"):
+        await actions.move_topic(ctx, dispatcher, done.topic_id, TopicStatus.ACCEPTED, version=7)
+    with pytest.raises(ValidationFailed):
+        await actions.move_topic(ctx, dispatcher, done.topic_id, TopicStatus.REJECTED, version=1)
+    with pytest.raises(NotFound):
+        await actions.move_topic(ctx, dispatcher, 9999, TopicStatus.ACCEPTED, version=1)
+    tracked = await actions.track_topic(ctx, done.tracking_token)
+    assert tracked.status is TopicStatus.SUBMITTED and len(tracked.timeline) == 1
+    assert notifier.sent == []
+
+
+async def test_two_dispatchers_at_once_one_wins(ctx: Context) -> None:
+    city = await make_city(ctx)
+    done = await submit(ctx, city.room)
+    first = await make_staff(ctx, Role.DISPATCHER, city.county)
+    second = await make_staff(ctx, Role.ADMIN, city.city)
+    results = await asyncio.gather(
+        actions.move_topic(ctx, first, done.topic_id, TopicStatus.ACCEPTED, version=1),
+        actions.move_topic(
+            ctx, second, done.topic_id, TopicStatus.REJECTED, version=1, note="不属于受理范围"
+        ),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if not isinstance(r, BaseException)]
+    losers = [r for r in results if isinstance(r, BaseException)]
+    assert len(winners) == 1 and len(losers) == 1 and isinstance(losers[0], StaleUpdate)
+    tracked = await actions.track_topic(ctx, done.tracking_token)
+    assert tracked.status is winners[0].status and len(tracked.timeline) == 2
+
+
+async def test_only_dispatchers_in_the_territory_move_topics(ctx: Context) -> None:
+    city = await make_city(ctx)
+    done = await submit(ctx, city.room)
+    for role, region in (
+        (Role.DISPATCHER, city.other_county),
+        (Role.INFO_OFFICER, city.town),
+        (Role.HANDLER, city.town),
+        (Role.ROOM_CHIEF, city.community),
+    ):
+        staff = await make_staff(ctx, role, region)
+        with pytest.raises(Forbidden):
+            await actions.move_topic(ctx, staff, done.topic_id, TopicStatus.ACCEPTED, version=1)
+    assert (await actions.track_topic(ctx, done.tracking_token)).status is TopicStatus.SUBMITTED

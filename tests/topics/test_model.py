@@ -3,13 +3,18 @@ from __future__ import annotations
 import pytest
 
 from server.topics.model import (
+    OPEN_STATES,
+    TRANSITIONS,
+    InvalidTransition,
     Submission,
     TopicKind,
+    TopicStatus,
     clean_submission,
     format_number,
     mask_name,
     mask_phone,
     normalise_phone,
+    transition,
 )
 
 GOOD = {"title": "楼道灯坏了", "description": "三号楼二单元楼道灯坏了一个星期。", "kind": "demand"}
@@ -69,3 +74,77 @@ def test_masks_never_show_the_whole_number_or_name() -> None:
 
 def test_number_format() -> None:
     assert format_number("HA", 2026, 123) == "HA2026-000123"
+
+
+ALLOWED = {
+    ("submitted", "accepted"),
+    ("submitted", "rejected"),
+    ("submitted", "merged"),
+    ("accepted", "dispatched"),
+    ("accepted", "rejected"),
+    ("accepted", "merged"),
+    ("dispatched", "assigned"),
+    ("dispatched", "rejected"),
+    ("dispatched", "merged"),
+    ("assigned", "handling"),
+    ("assigned", "escalated"),
+    ("assigned", "dispatched"),
+    ("assigned", "merged"),
+    ("handling", "resolved"),
+    ("handling", "escalated"),
+    ("handling", "merged"),
+    ("escalated", "scheduled"),
+    ("escalated", "implementing"),
+    ("escalated", "resolved"),
+    ("escalated", "merged"),
+    ("scheduled", "deliberated"),
+    ("scheduled", "escalated"),
+    ("deliberated", "implementing"),
+    ("deliberated", "resolved"),
+    ("implementing", "resolved"),
+    ("resolved", "reopened"),
+    ("reopened", "handling"),
+    ("reopened", "escalated"),
+}
+EVERY_MOVE = [(a, b) for a in TopicStatus for b in TopicStatus]
+
+
+@pytest.mark.parametrize(("current", "target"), EVERY_MOVE)
+def test_workflow_allows_exactly_the_listed_moves(
+    current: TopicStatus, target: TopicStatus
+) -> None:
+    if (current.value, target.value) in ALLOWED:
+        assert transition(current, target) is target
+    else:
+        with pytest.raises(InvalidTransition) as caught:
+            transition(current, target)
+        assert f"from {current} to {target}" in str(caught.value)
+        assert caught.value.current is current
+
+
+def test_finished_topics_say_so_and_never_resolved_ones_cannot_reopen() -> None:
+    with pytest.raises(InvalidTransition, match="none \\(it is finished\\)"):
+        transition(TopicStatus.MERGED, TopicStatus.REOPENED)
+    for state in TopicStatus:
+        if state is not TopicStatus.RESOLVED:
+            with pytest.raises(InvalidTransition):
+                transition(state, TopicStatus.REOPENED)
+
+
+def test_every_open_state_can_reach_resolution() -> None:
+    reachable = {TopicStatus.SUBMITTED}
+    frontier = [TopicStatus.SUBMITTED]
+    while frontier:
+        for nxt in TRANSITIONS[frontier.pop()]:
+            if nxt not in reachable:
+                reachable.add(nxt)
+                frontier.append(nxt)
+    assert reachable == set(TopicStatus)
+    for state in OPEN_STATES:
+        seen, todo = {state}, [state]
+        while todo:
+            for nxt in TRANSITIONS[todo.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        assert TopicStatus.RESOLVED in seen or TopicStatus.MERGED in seen, state
