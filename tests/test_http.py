@@ -494,3 +494,28 @@ async def test_moves_over_http_refuse_with_the_current_state(
     timeline = await (await resident.get(f"/api/track/{created['tracking_token']}")).json()
     assert [e["status"] for e in timeline["timeline"]] == ["submitted", "accepted"]
     await dispatcher.session.close()
+
+
+async def test_staff_topic_page_offers_the_moves_the_workflow_allows(
+    client: TestClient[Any, Any], city: City, resident: aiohttp.ClientSession
+) -> None:
+    created = await (
+        await resident.post(
+            f"/api/rooms/{city.room.code}/topics",
+            json={**TOPIC, "phone": "13812341234", "consent": True},
+        )
+    ).json()
+    dispatcher = await staff(client, Role.DISPATCHER, city.county)
+    detail = await (await dispatcher.get(f"/api/staff/topics/{created['id']}")).json()
+    assert detail["moves"] == ["accepted", "rejected"]
+    assert [e["to"] for e in detail["events"]] == ["submitted"]
+    page = await (await dispatcher.get(f"/staff/topics/{created['id']}")).text()
+    assert 'value="accepted"' in page and "138****1234" in page and "13812341234" not in page
+    chief = await staff(client, Role.ROOM_CHIEF, city.community)
+    seen_by_chief = await (await chief.get(f"/api/staff/topics/{created['id']}")).json()
+    assert seen_by_chief["moves"] == []
+    outsider = await staff(client, Role.DISPATCHER, city.other_county)
+    assert (await outsider.get(f"/api/staff/topics/{created['id']}")).status == 403
+    assert (await dispatcher.get("/api/staff/topics/99999")).status == 404
+    for s in (dispatcher, chief, outsider):
+        await s.session.close()

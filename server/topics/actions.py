@@ -24,6 +24,7 @@ from server.rooms.actions import RoomView
 from server.rooms.model import RoomCodeStatus
 from server.topics import store
 from server.topics.model import (
+    TRANSITIONS,
     ActorKind,
     InvalidTransition,
     Submission,
@@ -618,3 +619,65 @@ async def move_topic(
     log.info("topic %s moved %s -> %s by %s", view.number, old_status, target, actor.username)
     await _publish_to_region(ctx, region.path, "moved", view)
     return view
+
+
+@dataclass(frozen=True, slots=True)
+class StaffEvent:
+    at: datetime
+    actor_kind: ActorKind
+    actor_id: int | None
+    from_status: TopicStatus | None
+    to_status: TopicStatus
+    note: str
+    public: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "actor_kind": self.actor_kind,
+            "actor_id": self.actor_id,
+            "from": self.from_status,
+            "to": self.to_status,
+            "note": self.note,
+            "public": self.public,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TopicDetail:
+    topic: StaffTopic
+    events: list[StaffEvent]
+    photo_ids: list[int]
+    moves: list[TopicStatus]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.topic.to_json(),
+            "events": [e.to_json() for e in self.events],
+            "photo_ids": self.photo_ids,
+            "moves": [str(m) for m in self.moves],
+        }
+
+
+async def topic_detail(ctx: Context, actor: Principal, topic_id: int) -> TopicDetail:
+    """One topic as staff see it: its full timeline, photos, and the moves open to the actor."""
+    async with ctx.db.read() as session:
+        found = await store.get_topic_with_place(session, topic_id)
+        if found is None:
+            raise NotFound(f"No topic with id {topic_id}.")
+        topic, room, region = found
+        actor.require(Permission.VIEW_TOPICS, region.path)
+        events = await store.list_events(session, topic_id, public_only=False)
+        photos = await store.list_photos(session, topic_id)
+    moves = []
+    if actor.can(Permission.DISPATCH_TOPICS):
+        moves = sorted(TRANSITIONS[topic.status] - {TopicStatus.MERGED})
+    return TopicDetail(
+        topic=_staff_topic(topic, room.name, room.code, region.name, len(photos)),
+        events=[
+            StaffEvent(e.at, e.actor_kind, e.actor_id, e.from_status, e.to_status, e.note, e.public)
+            for e in events
+        ],
+        photo_ids=[p.id for p in photos],
+        moves=moves,
+    )

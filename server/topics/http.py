@@ -328,6 +328,23 @@ async def enter_topic(request: web.Request) -> web.Response:
     return json_response(submitted_json(result), status=201)
 
 
+@routes.get(r"/api/staff/topics/{topic_id:\d+}")
+async def topic_detail(request: web.Request) -> web.Response:
+    detail = await actions.topic_detail(
+        ctx_of(request), require_staff(request), int(request.match_info["topic_id"])
+    )
+    return json_response(detail.to_json())
+
+
+@routes.get(r"/staff/topics/{topic_id:\d+}")
+async def topic_page(request: web.Request) -> web.Response:
+    principal = staff_page(request)
+    detail = await actions.topic_detail(
+        ctx_of(request), principal, int(request.match_info["topic_id"])
+    )
+    return render(request, "staff_topic.html", {"detail": detail, "topic": detail.topic})
+
+
 @routes.post(r"/api/staff/topics/{topic_id:\d+}/moves")
 async def move_topic(request: web.Request) -> web.Response:
     principal = require_staff(request)
@@ -553,6 +570,35 @@ OPENAPI = {
             ),
         ),
         "post": _submit_op("Enter a topic collected offline (info officers)", staff=True),
+    },
+    "/api/staff/topics/{topic_id}": {
+        "get": operation(
+            "One topic with its full timeline, photos and the moves open to the caller",
+            tag="topics",
+            staff=True,
+            params=[path_param("topic_id", integer())],
+            ok=obj(
+                {
+                    **_STAFF_TOPIC["properties"],
+                    "events": array(
+                        obj(
+                            {
+                                "at": string(format="date-time"),
+                                "actor_kind": string(),
+                                "actor_id": integer(nullable=True),
+                                "from": string(nullable=True),
+                                "to": string(),
+                                "note": string(),
+                                "public": boolean(),
+                            }
+                        )
+                    ),
+                    "photo_ids": array(integer()),
+                    "moves": array(string()),
+                }
+            ),
+            errors=(404,),
+        )
     },
     "/api/staff/topics/{topic_id}/moves": {
         "post": operation(

@@ -29,7 +29,7 @@
   function row(topic, fresh) {
     const when = new Date(topic.created_at);
     const tr = el("tr", { "data-id": topic.id, class: fresh ? "fresh" : "" },
-      el("td", {}, el("code", {}, topic.number)),
+      el("td", {}, el("a", { href: "/staff/topics/" + topic.id }, el("code", {}, topic.number))),
       el("td", {}, topic.title, topic.photo_count ? el("small", { class: "photo-count" }, " " + t("topic.photo") + "×" + topic.photo_count) : ""),
       el("td", {}, topic.room.name),
       el("td", {}, t("topic.kind." + topic.kind)),
