@@ -519,3 +519,24 @@ async def test_staff_topic_page_offers_the_moves_the_workflow_allows(
     assert (await dispatcher.get("/api/staff/topics/99999")).status == 404
     for s in (dispatcher, chief, outsider):
         await s.session.close()
+
+
+async def test_merge_over_http_and_the_duplicates_tracking_page(
+    client: TestClient[Any, Any], city: City, resident: aiohttp.ClientSession
+) -> None:
+    first = await (await resident.post(f"/api/rooms/{city.room.code}/topics", json=TOPIC)).json()
+    second = await (await resident.post(f"/api/rooms/{city.room.code}/topics", json=TOPIC)).json()
+    dispatcher = await staff(client, Role.DISPATCHER, city.county)
+    url = f"/api/staff/topics/{second['id']}/merge"
+    itself = await dispatcher.post(url, json={"into_id": second["id"], "version": 1})
+    assert itself.status == 400 and "into_id" in (await error_of(itself))["fields"]
+    assert (await dispatcher.post(url, json={"into_id": "x", "version": 1})).status == 400
+    done = await dispatcher.post(url, json={"into_id": first["id"], "version": 1})
+    assert done.status == 200 and (await done.json())["status"] == "merged"
+    again = await dispatcher.post(url, json={"into_id": first["id"], "version": 2})
+    assert again.status == 409 and (await error_of(again))["code"] == "invalid_transition"
+    page = await (await resident.get(f"/t/{second['tracking_token']}")).text()
+    assert first["number"] in page and "合并办理" in page
+    api = await (await resident.get(f"/api/track/{second['tracking_token']}")).json()
+    assert api["followed"]["number"] == first["number"]
+    await dispatcher.session.close()

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 STAFF_NAMESPACE = "/staff"
 MAX_NOTE = 1000
+MAX_MERGE_CHAIN = 20
 
 
 def region_room(region_id: int) -> str:
@@ -85,6 +86,16 @@ class TrackedTopic:
     room_code: str
     created_at: datetime
     photo_ids: tuple[int, ...]
+    timeline: tuple[PublicEvent, ...]
+    # A duplicate merged into another topic: the submitter follows the surviving one.
+    followed: FollowedTopic | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FollowedTopic:
+    number: str
+    title: str
+    status: TopicStatus
     timeline: tuple[PublicEvent, ...]
 
 
@@ -439,6 +450,22 @@ async def track_topic(ctx: Context, token: str) -> TrackedTopic:
             raise NotFound("No topic behind this link.")
         events = await store.list_events(session, topic.id, public_only=True)
         photos = await store.list_photos(session, topic.id)
+        followed = None
+        survivor = topic
+        for _ in range(MAX_MERGE_CHAIN):  # merges can chain: A into B, later B into C
+            if survivor.merged_into_id is None:
+                break
+            nxt = await store.get_topic(session, survivor.merged_into_id)
+            assert nxt is not None
+            survivor = nxt
+        if survivor is not topic:
+            survivor_events = await store.list_events(session, survivor.id, public_only=True)
+            followed = FollowedTopic(
+                survivor.number,
+                survivor.title,
+                survivor.status,
+                tuple(PublicEvent(e.at, e.to_status, e.note) for e in survivor_events),
+            )
     room, _ = await rooms.get_room(ctx, None, topic.room_id)
     return TrackedTopic(
         number=topic.number,
@@ -451,6 +478,7 @@ async def track_topic(ctx: Context, token: str) -> TrackedTopic:
         created_at=topic.created_at,
         photo_ids=tuple(p.id for p in photos),
         timeline=tuple(PublicEvent(e.at, e.to_status, e.note) for e in events),
+        followed=followed,
     )
 
 
@@ -681,3 +709,85 @@ async def topic_detail(ctx: Context, actor: Principal, topic_id: int) -> TopicDe
         photo_ids=[p.id for p in photos],
         moves=moves,
     )
+
+
+async def merge_topic(
+    ctx: Context,
+    actor: Principal,
+    topic_id: int,
+    into_id: int,
+    *,
+    version: int,
+    note: str = "",
+) -> StaffTopic:
+    """Merge a duplicate into the topic that says the same thing.
+
+    Nothing is deleted: the duplicate moves to ``merged`` and points at the survivor,
+    and its submitter's tracking link follows the survivor from then on. Refused (no
+    change) when merging into itself, into a finished topic, across the actor's
+    territory, from a state that cannot be merged, or with a stale ``version``.
+    """
+    if topic_id == into_id:
+        raise ValidationFailed(
+            "A topic cannot be merged into itself.", fields={"into_id": "Pick another topic."}
+        )
+    note = note.strip()[:MAX_NOTE]
+    async with ctx.db.read() as session:
+        source = await store.get_topic_with_place(session, topic_id)
+        target = await store.get_topic_with_place(session, into_id)
+    if source is None:
+        raise NotFound(f"No topic with id {topic_id}.")
+    if target is None:
+        raise ValidationFailed("Unknown topic to merge into.", fields={"into_id": "No such topic."})
+    actor.require(Permission.DISPATCH_TOPICS, source[2].path)
+    actor.require(Permission.DISPATCH_TOPICS, target[2].path)
+    now = ctx.clock.now()
+    async with ctx.db.write() as session:
+        current = await store.get_topic(session, topic_id)
+        survivor = await store.get_topic(session, into_id)
+        assert current is not None and survivor is not None
+        if current.version != version:
+            raise StaleUpdate(
+                f"The topic changed since you loaded it: it is now {current.status} "
+                f"(version {current.version}).",
+                fields={"status": current.status, "version": str(current.version)},
+            )
+        if survivor.status in (TopicStatus.MERGED, TopicStatus.REJECTED):
+            raise InvalidTransitionError(
+                f"Cannot merge into {survivor.number}: it is {survivor.status}.",
+                fields={"status": survivor.status},
+            )
+        try:
+            transition(current.status, TopicStatus.MERGED)
+        except InvalidTransition as exc:
+            raise InvalidTransitionError(str(exc), fields={"status": current.status}) from None
+        if not await store.merge_topic(
+            session, topic_id, into_id, expected_version=version, now=now
+        ):
+            raise StaleUpdate("The topic changed while you were acting; reload it.")
+        await store.insert_events(
+            session,
+            [
+                {
+                    "topic_id": topic_id,
+                    "at": now,
+                    "actor_kind": ActorKind.STAFF,
+                    "actor_id": actor.user_id,
+                    "from_status": current.status,
+                    "to_status": TopicStatus.MERGED,
+                    "note": note or f"→ {survivor.number}",
+                    "public": True,
+                },
+            ],
+        )
+        record_audit(
+            session,
+            at=now,
+            actor_id=actor.user_id,
+            action="topic.merge",
+            target=f"topic:{topic_id}",
+            detail={"into": survivor.number, "from": current.status, "note": note},
+        )
+    detail = await topic_detail(ctx, actor, topic_id)
+    await _publish_to_region(ctx, source[2].path, "moved", detail.topic)
+    return detail.topic

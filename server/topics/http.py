@@ -150,6 +150,17 @@ def tracked_json(t: TrackedTopic) -> dict[str, Any]:
         "timeline": [
             {"at": e.at.isoformat(), "status": e.status, "note": e.note} for e in t.timeline
         ],
+        "followed": None
+        if t.followed is None
+        else {
+            "number": t.followed.number,
+            "title": t.followed.title,
+            "status": t.followed.status,
+            "timeline": [
+                {"at": e.at.isoformat(), "status": e.status, "note": e.note}
+                for e in t.followed.timeline
+            ],
+        },
     }
 
 
@@ -370,6 +381,29 @@ async def move_topic(request: web.Request) -> web.Response:
     return json_response(moved.to_json())
 
 
+@routes.post(r"/api/staff/topics/{topic_id:\d+}/merge")
+async def merge_topic(request: web.Request) -> web.Response:
+    principal = require_staff(request)
+    data = await read_json(request)
+    into_id, version = data.get("into_id"), data.get("version")
+    for name, value in (("into_id", into_id), ("version", version)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValidationFailed(f"{name} must be a number.", fields={name: "Required."})
+    note = data.get("note", "")
+    if not isinstance(note, str):
+        raise ValidationFailed("note must be text.", fields={"note": "Must be text."})
+    assert isinstance(into_id, int) and isinstance(version, int)
+    merged = await actions.merge_topic(
+        ctx_of(request),
+        principal,
+        int(request.match_info["topic_id"]),
+        into_id,
+        version=version,
+        note=note,
+    )
+    return json_response(merged.to_json())
+
+
 @routes.get(r"/api/staff/topics/{topic_id:\d+}/photos/{photo_id:\d+}")
 async def staff_photo(request: web.Request) -> web.Response:
     data = await actions.staff_photo(
@@ -455,6 +489,7 @@ _PUBLIC_TOPIC = obj(
     }
 )
 _TOKEN = path_param("token")
+_PUBLIC_EVENT = obj({"at": string(format="date-time"), "status": string(), "note": string()})
 
 
 def _submit_op(summary: str, *, staff: bool) -> dict[str, Any]:
@@ -526,11 +561,16 @@ OPENAPI = {
                     "room": obj({"name": string(), "code": string()}),
                     "created_at": string(format="date-time"),
                     "photo_ids": array(integer()),
-                    "timeline": array(
-                        obj(
-                            {"at": string(format="date-time"), "status": string(), "note": string()}
-                        )
-                    ),
+                    "timeline": array(_PUBLIC_EVENT),
+                    "followed": obj(
+                        {
+                            "number": string(),
+                            "title": string(),
+                            "status": string(),
+                            "timeline": array(_PUBLIC_EVENT),
+                        },
+                    )
+                    | {"nullable": True, "description": "the topic this one was merged into"},
                 }
             ),
         )
@@ -614,6 +654,20 @@ OPENAPI = {
                     "note": string(maxLength=1000),
                 },
                 ["to", "version"],
+            ),
+            ok=_STAFF_TOPIC,
+            errors=(400, 404, 409),
+        )
+    },
+    "/api/staff/topics/{topic_id}/merge": {
+        "post": operation(
+            "Merge a duplicate into another topic; its submitter then follows that topic",
+            tag="topics",
+            staff=True,
+            params=[path_param("topic_id", integer())],
+            body=obj(
+                {"into_id": integer(), "version": integer(), "note": string()},
+                ["into_id", "version"],
             ),
             ok=_STAFF_TOPIC,
             errors=(400, 404, 409),

@@ -96,6 +96,27 @@ async def update_topic_status(
     return result.rowcount > 0
 
 
+async def merge_topic(
+    session: AsyncSession, topic_id: int, into_id: int, *, expected_version: int, now: datetime
+) -> bool:
+    """Mark the topic merged into another if still at ``expected_version``."""
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(Topic)
+            .where(Topic.id == topic_id, Topic.version == expected_version)
+            .values(
+                status=TopicStatus.MERGED,
+                merged_into_id=into_id,
+                version=Topic.version + 1,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount > 0
+
+
 async def get_topic_by_tracking(session: AsyncSession, digest: str) -> Topic | None:
     return await session.scalar(select(Topic).where(Topic.tracking_digest == digest))
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.core.db import Base, UTCDateTime, enum_column
@@ -29,6 +30,15 @@ class Topic(Base):
     status: Mapped[TopicStatus] = mapped_column(enum_column(TopicStatus, "topic_status"))
     category: Mapped[str | None] = mapped_column(String(24))
     subject: Mapped[str | None] = mapped_column(String(32))
+    # What the classifier said and why; a dispatcher's correction overwrites the label
+    # and is kept in topic_corrections for the next training.
+    category_confidence: Mapped[float | None] = mapped_column(Float)
+    subject_confidence: Mapped[float | None] = mapped_column(Float)
+    classification_evidence: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
+    # A duplicate merged into another topic points at it; its submitter follows that one.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id"), index=True)
     submitter_name: Mapped[str] = mapped_column(String(30), default="")
     submitter_phone: Mapped[str] = mapped_column(String(16), default="")
     consent: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -69,6 +79,21 @@ class TopicEvent(Base):
     to_status: Mapped[TopicStatus] = mapped_column(enum_column(TopicStatus, "event_to_status"))
     note: Mapped[str] = mapped_column(Text, default="")
     public: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class TopicCorrection(Base):
+    """A dispatcher's fix of an automatic label: training data for the next model."""
+
+    __tablename__ = "topic_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), index=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    field: Mapped[str] = mapped_column(String(16))
+    from_label: Mapped[str | None] = mapped_column(String(32))
+    to_label: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
 
 
 class TopicCounter(Base):

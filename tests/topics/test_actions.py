@@ -389,3 +389,47 @@ async def test_only_dispatchers_in_the_territory_move_topics(ctx: Context) -> No
         with pytest.raises(Forbidden):
             await actions.move_topic(ctx, staff, done.topic_id, TopicStatus.ACCEPTED, version=1)
     assert (await actions.track_topic(ctx, done.tracking_token)).status is TopicStatus.SUBMITTED
+
+
+async def test_merged_duplicates_follow_the_surviving_topic(ctx: Context) -> None:
+    city = await make_city(ctx)
+    survivor = await submit(ctx, city.room, title="公交站台没有遮雨棚")
+    duplicate = await submit(ctx, city.other_room, title="车站下雨没地方躲")
+    admin = await make_staff(ctx, Role.ADMIN, city.city)
+    merged = await actions.merge_topic(
+        ctx, admin, duplicate.topic_id, survivor.topic_id, version=1, note="同一站台"
+    )
+    assert merged.status is TopicStatus.MERGED
+    await actions.move_topic(ctx, admin, survivor.topic_id, TopicStatus.ACCEPTED, version=1)
+    tracked = await actions.track_topic(ctx, duplicate.tracking_token)
+    assert tracked.status is TopicStatus.MERGED and tracked.followed is not None
+    assert tracked.followed.number == survivor.number
+    assert tracked.followed.status is TopicStatus.ACCEPTED
+    assert [e.status for e in tracked.timeline][-1] is TopicStatus.MERGED
+    # nothing is deleted: the duplicate still lists in the queue, as merged
+    listed = await actions.list_topics(ctx, admin, statuses=(TopicStatus.MERGED,))
+    assert [t.number for t in listed.topics] == [duplicate.number]
+
+
+async def test_bad_merges_change_nothing(ctx: Context) -> None:
+    city = await make_city(ctx)
+    a = await submit(ctx, city.room, title="第一个议题标题")
+    b = await submit(ctx, city.room, title="第二个议题标题")
+    c = await submit(ctx, city.other_room, title="第三个议题标题")
+    dispatcher = await make_staff(ctx, Role.DISPATCHER, city.county)
+    admin = await make_staff(ctx, Role.ADMIN, city.city)
+    with pytest.raises(ValidationFailed, match="into itself"):
+        await actions.merge_topic(ctx, admin, a.topic_id, a.topic_id, version=1)
+    with pytest.raises(Forbidden):  # c is outside the county dispatcher's territory
+        await actions.merge_topic(ctx, dispatcher, a.topic_id, c.topic_id, version=1)
+    with pytest.raises(StaleUpdate):
+        await actions.merge_topic(ctx, admin, a.topic_id, b.topic_id, version=3)
+    await actions.merge_topic(ctx, admin, b.topic_id, c.topic_id, version=1)
+    with pytest.raises(InvalidTransitionError, match="it is merged"):
+        await actions.merge_topic(ctx, admin, a.topic_id, b.topic_id, version=1)
+    with pytest.raises(InvalidTransitionError, match="from merged to merged"):
+        await actions.merge_topic(ctx, admin, b.topic_id, a.topic_id, version=2)
+    with pytest.raises(ValidationFailed):
+        await actions.merge_topic(ctx, admin, a.topic_id, 99999, version=1)
+    assert (await actions.track_topic(ctx, a.tracking_token)).status is TopicStatus.SUBMITTED
+    assert (await actions.track_topic(ctx, a.tracking_token)).followed is None
