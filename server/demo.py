@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from server.accounts import actions as accounts
+from server.accounts.model import UnitKind
 from server.core.auth import Role
 from server.core.context import Context
 from server.rooms import actions as rooms
@@ -29,12 +30,24 @@ TREE: dict[tuple[str, RegionLevel], dict[str, list[str]]] = {
         "科创街道": ["创业社区", "智谷社区", "蓝湾社区"],
     },
 }
+# Receiving units (派单 targets): name, kind, the region they serve.
+UNITS = [
+    ("清河区县区中转中心", UnitKind.RELAY, "清河区"),
+    ("城南街道办事处", UnitKind.TOWN, "城南街道"),
+    ("王营镇人民政府", UnitKind.TOWN, "王营镇"),
+    ("清河区住房和城乡建设局", UnitKind.DEPARTMENT, "清河区"),
+    ("清河区教育体育局", UnitKind.DEPARTMENT, "清河区"),
+    ("清河区医疗保障局", UnitKind.DEPARTMENT, "清河区"),
+    ("运河县县区中转中心", UnitKind.RELAY, "运河县"),
+    ("高新园区中转中心", UnitKind.RELAY, "高新开发园区"),
+]
+# username, display name, role, region, unit (handlers work for one)
 STAFF = [
-    ("admin", "系统管理员", Role.ADMIN, None),
-    ("dispatcher", "清河区派单员", Role.DISPATCHER, "清河区"),
-    ("info.chengnan", "城南街道信息员", Role.INFO_OFFICER, "城南街道"),
-    ("handler.chengnan", "城南街道专人", Role.HANDLER, "城南街道"),
-    ("chief.xingfu", "幸福里室长", Role.ROOM_CHIEF, "幸福里社区"),
+    ("admin", "系统管理员", Role.ADMIN, None, None),
+    ("dispatcher", "清河区派单员", Role.DISPATCHER, "清河区", None),
+    ("info.chengnan", "城南街道信息员", Role.INFO_OFFICER, "城南街道", None),
+    ("handler.chengnan", "城南街道专人", Role.HANDLER, "城南街道", "城南街道办事处"),
+    ("chief.xingfu", "幸福里室长", Role.ROOM_CHIEF, "幸福里社区", None),
 ]
 TOPICS = [
     (
@@ -134,14 +147,21 @@ async def load_demo(ctx: Context) -> DemoResult:
                 )
                 room_ids.append(room.id)
     logins = []
-    for username, display, role, region_name in STAFF:
+    unit_ids: dict[str, int] = {}
+    for unit_name, unit_kind, unit_region in UNITS:
+        unit = await accounts.create_unit(
+            ctx, None, name=unit_name, kind=unit_kind, region_id=by_name[unit_region]
+        )
+        unit_ids[unit_name] = unit.id
+    for username, display, role, staff_region, staff_unit in STAFF:
         created = await accounts.create_user(
             ctx,
             None,
             username=username,
             display_name=display,
             role=role,
-            region_id=by_name[region_name or CITY],
+            region_id=by_name[staff_region or CITY],
+            unit_id=unit_ids[staff_unit] if staff_unit else None,
         )
         logins.append({"username": username, "password": created.one_time_password, "role": role})
     for i, (title, description, kind) in enumerate(TOPICS):

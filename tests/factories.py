@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from server.accounts import actions as accounts
+from server.accounts.model import UnitKind
 from server.core.auth import Principal, Role
 from server.core.context import Context
 from server.rooms import actions as rooms
@@ -62,10 +63,20 @@ async def make_city(ctx: Context) -> City:
 
 
 async def make_staff(
-    ctx: Context, role: Role, region: RegionView, username: str | None = None
+    ctx: Context,
+    role: Role,
+    region: RegionView,
+    username: str | None = None,
+    unit_id: int | None = None,
 ) -> Principal:
-    """A staff member who has set their own password, logged in."""
+    """A staff member who has set their own password, logged in. A handler without a
+    unit gets a town unit of its own in its region."""
     name = username or f"{role.value.replace('_', '')}{region.id}"
+    if role is Role.HANDLER and unit_id is None:
+        unit = await accounts.create_unit(
+            ctx, None, name=f"{region.name}办事处 {name}", kind=UnitKind.TOWN, region_id=region.id
+        )
+        unit_id = unit.id
     await accounts.create_user(
         ctx,
         None,
@@ -74,6 +85,7 @@ async def make_staff(
         role=role,
         region_id=region.id,
         password=PASSWORD,
+        unit_id=unit_id,
     )
     return (await accounts.login(ctx, username=name, password=PASSWORD, ip="10.0.0.1")).principal
 

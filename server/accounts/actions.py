@@ -8,12 +8,14 @@ from datetime import timedelta
 
 from server.accounts import store
 from server.accounts.model import (
+    UnitKind,
     check_display_name,
     check_password,
+    check_unit_name,
     check_username,
     one_time_password,
 )
-from server.accounts.tables import StaffSession, StaffUser
+from server.accounts.tables import StaffSession, StaffUser, Unit
 from server.core.audit import AuditEntry, list_audit, record_audit
 from server.core.auth import (
     Permission,
@@ -68,6 +70,7 @@ def _principal(row: StaffSession, user: StaffUser, region_path: str) -> Principa
         session_id=row.id,
         csrf_token=row.csrf_token,
         must_change_password=user.must_change_password,
+        unit_id=user.unit_id,
     )
 
 
@@ -183,6 +186,7 @@ async def create_user(
     role: Role,
     region_id: int,
     password: str | None = None,
+    unit_id: int | None = None,
 ) -> NewUser:
     """Create a staff account in a region the actor covers.
 
@@ -206,10 +210,23 @@ async def create_user(
         actor.require(Permission.MANAGE_USERS, region.path)
         if role is Role.ADMIN and not actor.covers(region.path):
             raise Forbidden("Admins are created within your own region only.")
+    if role is Role.HANDLER and unit_id is None:
+        raise ValidationFailed("A handler works for a unit.", fields={"unit_id": "Required."})
     secret = password or one_time_password()
     pw_hash = await hash_password(secret)
     now = ctx.clock.now()
     async with ctx.db.write() as session:
+        if unit_id is not None:
+            unit = await store.get_unit(session, unit_id)
+            unit_region = await rooms.get_region(ctx, unit.region_id) if unit else None
+            if (
+                unit is None
+                or unit_region is None
+                or not unit_region.path.startswith(region.path[:3])
+            ):
+                raise ValidationFailed("Unknown unit.", fields={"unit_id": "No such unit."})
+            if actor is not None:
+                actor.require(Permission.MANAGE_USERS, unit_region.path)
         if await store.get_user_by_username(session, username) is not None:
             raise Conflict(f"The username {username} is taken.")
         user = StaffUser(
@@ -217,6 +234,7 @@ async def create_user(
             display_name=display_name.strip(),
             role=role,
             region_id=region.id,
+            unit_id=unit_id,
             password_hash=pw_hash,
             must_change_password=password is None,
             active=True,
@@ -293,3 +311,67 @@ async def audit_log(
     actor.require(Permission.VIEW_AUDIT)
     async with ctx.db.read() as session:
         return await list_audit(session, limit=limit, before_id=before_id)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitView:
+    id: int
+    name: str
+    kind: UnitKind
+    region_id: int
+    region_path: str
+
+
+async def create_unit(
+    ctx: Context, actor: Principal | None, *, name: str, kind: UnitKind, region_id: int
+) -> UnitView:
+    """Add a receiving unit (county relay, town office or department) in a region."""
+    name = name.strip()
+    if (problem := check_unit_name(name)) is not None:
+        raise ValidationFailed("The unit is not valid.", fields={"name": problem})
+    region = await rooms.get_region(ctx, region_id)
+    if region is None:
+        raise ValidationFailed("Unknown region.", fields={"region_id": "No such region."})
+    if actor is not None:
+        actor.require(Permission.MANAGE_USERS, region.path)
+    taken = f"A unit named {name} already exists there."
+    async with ctx.db.write(on_conflict=taken) as session:
+        if await store.get_unit_by_name(session, region.id, name) is not None:
+            raise Conflict(taken)
+        unit = Unit(region_id=region.id, name=name, kind=kind, created_at=ctx.clock.now())
+        session.add(unit)
+        await session.flush()
+        record_audit(
+            session,
+            at=ctx.clock.now(),
+            actor_id=actor.user_id if actor else None,
+            action="unit.create",
+            target=f"unit:{unit.id}",
+            detail={"name": name, "kind": kind, "region_id": region.id},
+        )
+        return UnitView(unit.id, unit.name, unit.kind, region.id, region.path)
+
+
+async def list_units(ctx: Context, actor: Principal | None) -> list[UnitView]:
+    """Units in the actor's territory (and those above it, which it may dispatch to)."""
+    async with ctx.db.read() as session:
+        rows = await store.list_units(session)
+    views = [UnitView(u.id, u.name, u.kind, r.id, r.path) for u, r in rows]
+    if actor is None:
+        return views
+    return [
+        v
+        for v in views
+        if actor.covers(v.region_path)
+        or v.region_path.startswith(actor.region_path)
+        or actor.region_path.startswith(v.region_path)
+    ]
+
+
+async def get_unit(ctx: Context, unit_id: int) -> UnitView | None:
+    async with ctx.db.read() as session:
+        found = await store.get_unit_with_region(session, unit_id)
+    if found is None:
+        return None
+    unit, region = found
+    return UnitView(unit.id, unit.name, unit.kind, region.id, region.path)

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.accounts.tables import StaffSession, StaffUser
+from server.accounts.tables import StaffSession, StaffUser, Unit
 from server.rooms.tables import Region
 
 
@@ -62,3 +62,24 @@ async def delete_user_sessions(
 
 async def delete_expired_sessions(session: AsyncSession, now: datetime) -> None:
     await session.execute(delete(StaffSession).where(StaffSession.expires_at <= now))
+
+
+async def get_unit(session: AsyncSession, unit_id: int) -> Unit | None:
+    return await session.get(Unit, unit_id)
+
+
+async def get_unit_by_name(session: AsyncSession, region_id: int, name: str) -> Unit | None:
+    return await session.scalar(select(Unit).where(Unit.region_id == region_id, Unit.name == name))
+
+
+async def get_unit_with_region(session: AsyncSession, unit_id: int) -> tuple[Unit, Region] | None:
+    query = select(Unit, Region).join(Region, Unit.region_id == Region.id).where(Unit.id == unit_id)
+    row = (await session.execute(query)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def list_units(session: AsyncSession) -> list[tuple[Unit, Region]]:
+    query = select(Unit, Region).join(Region, Unit.region_id == Region.id)
+    return [
+        (u, r) for u, r in (await session.execute(query.order_by(Region.path, Unit.name))).all()
+    ]

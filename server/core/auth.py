@@ -36,6 +36,8 @@ class Permission(StrEnum):
     VIEW_TOPICS = "view_topics"
     ENTER_TOPICS = "enter_topics"
     DISPATCH_TOPICS = "dispatch_topics"
+    HANDLE_TOPICS = "handle_topics"
+    MANAGE_ROUTING = "manage_routing"
 
 
 P = Permission
@@ -44,7 +46,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.DISPATCHER: frozenset(
         {P.VIEW_ROOMS, P.PRINT_POSTERS, P.VIEW_TOPICS, P.ENTER_TOPICS, P.DISPATCH_TOPICS}
     ),
-    Role.HANDLER: frozenset({P.VIEW_ROOMS}),
+    Role.HANDLER: frozenset({P.VIEW_ROOMS, P.HANDLE_TOPICS}),
     Role.ROOM_CHIEF: frozenset({P.VIEW_ROOMS, P.PRINT_POSTERS, P.VIEW_TOPICS}),
     Role.INFO_OFFICER: frozenset({P.VIEW_ROOMS, P.VIEW_TOPICS, P.ENTER_TOPICS}),
 }
@@ -63,6 +65,7 @@ class Principal:
     session_id: str
     csrf_token: str
     must_change_password: bool = False
+    unit_id: int | None = None
 
     def can(self, permission: Permission) -> bool:
         return permission in PERMISSIONS[self.role]

@@ -174,3 +174,33 @@ def counter_key(prefix: str, year: int) -> str:
 def format_number(prefix: str, year: int, seq: int) -> str:
     """HA2026-000123: the topic's number for life."""
     return f"{prefix}{year}-{seq:06d}"
+
+
+# Moves a handler may make on a topic assigned to their unit; everything else is the
+# dispatcher's.
+HANDLER_MOVES = frozenset({S.HANDLING, S.RESOLVED, S.ESCALATED, S.IMPLEMENTING})
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One row of the routing table. Empty category or subject means "any"."""
+
+    region_depth: int
+    category: str
+    subject: str
+    unit_id: int
+
+
+def pick_rule(rules: list[Rule], *, category: str | None, subject: str | None) -> Rule | None:
+    """The most specific rule for a topic, given the rules of its region and those above it.
+
+    A rule for a deeper region beats one for a region above it; within a region, one
+    naming category and subject beats one naming only the category, which beats one
+    naming only the subject, which beats a catch-all.
+    """
+    matching = [
+        r for r in rules if r.category in ("", category or "") and r.subject in ("", subject or "")
+    ]
+    if not matching:
+        return None
+    return max(matching, key=lambda r: (r.region_depth, bool(r.category), bool(r.subject)))

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.rooms.tables import Region, Room
 from server.topics.model import TopicKind, TopicSource, TopicStatus
-from server.topics.tables import Topic, TopicCounter, TopicEvent, TopicPhoto
+from server.topics.tables import RoutingRule, Topic, TopicCounter, TopicEvent, TopicPhoto
 
 
 async def take_numbers(session: AsyncSession, key: str, count: int) -> int:
@@ -71,15 +71,15 @@ async def get_topic_with_place(
     return (row[0], row[1], row[2]) if row else None
 
 
-async def update_topic_status(
+async def update_topic(
     session: AsyncSession,
     topic_id: int,
     *,
     expected_version: int,
-    status: TopicStatus,
     now: datetime,
+    values: dict[str, Any],
 ) -> bool:
-    """Set the status if the row is still at ``expected_version``; False if it is not.
+    """Apply ``values`` if the row is still at ``expected_version``; False if it is not.
 
     The version check is in the UPDATE itself, so of two concurrent writers only one
     can succeed, whatever the isolation level. Requires an open write transaction.
@@ -89,32 +89,42 @@ async def update_topic_status(
         await session.execute(
             update(Topic)
             .where(Topic.id == topic_id, Topic.version == expected_version)
-            .values(status=status, version=Topic.version + 1, updated_at=now)
+            .values(**values, version=Topic.version + 1, updated_at=now)
             .execution_options(synchronize_session=False)
         ),
     )
     return result.rowcount > 0
 
 
-async def merge_topic(
-    session: AsyncSession, topic_id: int, into_id: int, *, expected_version: int, now: datetime
-) -> bool:
-    """Mark the topic merged into another if still at ``expected_version``."""
-    result = cast(
-        CursorResult[Any],
-        await session.execute(
-            update(Topic)
-            .where(Topic.id == topic_id, Topic.version == expected_version)
-            .values(
-                status=TopicStatus.MERGED,
-                merged_into_id=into_id,
-                version=Topic.version + 1,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        ),
+async def list_rules_for_regions(session: AsyncSession, region_ids: list[int]) -> list[RoutingRule]:
+    query = select(RoutingRule).where(RoutingRule.region_id.in_(region_ids))
+    return list((await session.scalars(query)).all())
+
+
+async def list_rules(session: AsyncSession, *, under_path: str) -> list[tuple[RoutingRule, Region]]:
+    query = (
+        select(RoutingRule, Region)
+        .join(Region, RoutingRule.region_id == Region.id)
+        .where(Region.path.startswith(under_path, autoescape=True))
+        .order_by(Region.path, RoutingRule.category, RoutingRule.subject)
     )
-    return result.rowcount > 0
+    return [(rule, region) for rule, region in (await session.execute(query)).all()]
+
+
+async def get_rule(
+    session: AsyncSession, region_id: int, category: str, subject: str
+) -> RoutingRule | None:
+    return await session.scalar(
+        select(RoutingRule).where(
+            RoutingRule.region_id == region_id,
+            RoutingRule.category == category,
+            RoutingRule.subject == subject,
+        )
+    )
+
+
+async def get_rule_by_id(session: AsyncSession, rule_id: int) -> RoutingRule | None:
+    return await session.get(RoutingRule, rule_id)
 
 
 async def get_topic_by_tracking(session: AsyncSession, digest: str) -> Topic | None:

@@ -3,7 +3,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.core.db import Base, UTCDateTime, enum_column
@@ -37,6 +48,8 @@ class Topic(Base):
     classification_evidence: Mapped[dict[str, Any]] = mapped_column(
         JSON, default=dict, server_default=text("'{}'")
     )
+    # The unit now responsible (county relay, town or department), set by dispatch.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
     # A duplicate merged into another topic points at it; its submitter follows that one.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id"), index=True)
     submitter_name: Mapped[str] = mapped_column(String(30), default="")
@@ -94,6 +107,23 @@ class TopicCorrection(Base):
     from_label: Mapped[str | None] = mapped_column(String(32))
     to_label: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(Text)
+
+
+class RoutingRule(Base):
+    """Which unit receives a region's topics, optionally by category and subject.
+
+    Empty strings mean "any", so the unique constraint also holds for catch-alls.
+    """
+
+    __tablename__ = "routing_rules"
+    __table_args__ = (UniqueConstraint("region_id", "category", "subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    category: Mapped[str] = mapped_column(String(24), default="")
+    subject: Mapped[str] = mapped_column(String(32), default="")
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class TopicCounter(Base):

@@ -1,0 +1,112 @@
+"""What the topic actions share: the staff view of a topic and its live events."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from server.core.context import Context
+from server.rooms.actions import RoomView
+from server.topics.model import (
+    TopicKind,
+    TopicSource,
+    TopicStatus,
+    mask_phone,
+)
+from server.topics.tables import Topic
+
+log = logging.getLogger(__name__)
+
+STAFF_NAMESPACE = "/staff"
+MAX_NOTE = 1000
+MAX_MERGE_CHAIN = 20
+
+
+def region_room(region_id: int) -> str:
+    """The socket.io room of staff whose territory is this region."""
+    return f"region:{region_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class StaffTopic:
+    id: int
+    number: str
+    title: str
+    description: str
+    kind: TopicKind
+    source: TopicSource
+    status: TopicStatus
+    category: str | None
+    room_id: int
+    room_name: str
+    room_code: str
+    region_id: int
+    region_name: str
+    submitter_name: str
+    submitter_phone_masked: str
+    photo_count: int
+    created_at: datetime
+    version: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "number": self.number,
+            "title": self.title,
+            "description": self.description,
+            "kind": self.kind,
+            "source": self.source,
+            "status": self.status,
+            "category": self.category,
+            "room": {"id": self.room_id, "name": self.room_name, "code": self.room_code},
+            "region": {"id": self.region_id, "name": self.region_name},
+            "submitter": {"name": self.submitter_name, "phone": self.submitter_phone_masked},
+            "photo_count": self.photo_count,
+            "version": self.version,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def staff_view(
+    topic: Topic, room_name: str, room_code: str, region_name: str, photo_count: int
+) -> StaffTopic:
+    return StaffTopic(
+        id=topic.id,
+        number=topic.number,
+        title=topic.title,
+        description=topic.description,
+        kind=topic.kind,
+        source=topic.source,
+        status=topic.status,
+        category=topic.category,
+        room_id=topic.room_id,
+        room_name=room_name,
+        room_code=room_code,
+        region_id=topic.region_id,
+        region_name=region_name,
+        submitter_name=topic.submitter_name,
+        submitter_phone_masked=mask_phone(topic.submitter_phone),
+        photo_count=photo_count,
+        created_at=topic.created_at,
+        version=topic.version,
+    )
+
+
+async def publish_for_room(ctx: Context, room: RoomView, op: str, topic: StaffTopic) -> None:
+    await publish_for_region(ctx, room.region_path, op, topic)
+
+
+async def publish_for_region(ctx: Context, region_path: str, op: str, topic: StaffTopic) -> None:
+    """Tell the staff whose territory holds the topic, and nobody else. After commit only."""
+    ancestors = [int(p) for p in region_path.strip("/").split("/") if p]
+    try:
+        await ctx.notifier.emit(
+            "topic",
+            {"type": "topic", "op": op, "topic": topic.to_json()},
+            namespace=STAFF_NAMESPACE,
+            rooms=[region_room(r) for r in ancestors],
+        )
+    except Exception:  # the topic is stored; a lost push is repaired by the next page load
+        log.exception("could not publish topic %s", topic.number)
