@@ -170,6 +170,7 @@ class TopicFilter:
     kind: TopicKind | None = None
     source: TopicSource | None = None
     room_id: int | None = None
+    unit_id: int | None = None
     search: str | None = None
 
 
@@ -191,6 +192,8 @@ def _filtered(f: TopicFilter) -> Select[Topic, Room, Region]:
         query = query.where(Topic.source == f.source)
     if f.room_id is not None:
         query = query.where(Topic.room_id == f.room_id)
+    if f.unit_id is not None:
+        query = query.where(Topic.unit_id == f.unit_id)
     if f.search:
         term = f.search.strip()
         query = query.where(

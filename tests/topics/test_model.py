@@ -6,6 +6,7 @@ from server.topics.model import (
     OPEN_STATES,
     TRANSITIONS,
     InvalidTransition,
+    Rule,
     Submission,
     TopicKind,
     TopicStatus,
@@ -14,6 +15,7 @@ from server.topics.model import (
     mask_name,
     mask_phone,
     normalise_phone,
+    pick_rule,
     transition,
 )
 
@@ -148,3 +150,19 @@ def test_every_open_state_can_reach_resolution() -> None:
                     seen.add(nxt)
                     todo.append(nxt)
         assert TopicStatus.RESOLVED in seen or TopicStatus.MERGED in seen, state
+
+
+def test_the_most_specific_routing_rule_wins() -> None:
+    county_any = Rule(1, "", "", unit_id=1)
+    county_petitions = Rule(1, "petition", "", unit_id=2)
+    county_housing = Rule(1, "", "housing", unit_id=3)
+    county_petition_housing = Rule(1, "petition", "housing", unit_id=4)
+    town_any = Rule(2, "", "", unit_id=5)
+    rules = [county_any, county_petitions, county_housing, county_petition_housing]
+    assert pick_rule(rules, category="petition", subject="housing") is county_petition_housing
+    assert pick_rule(rules, category="petition", subject="education") is county_petitions
+    assert pick_rule(rules, category="opinion", subject="housing") is county_housing
+    assert pick_rule(rules, category=None, subject=None) is county_any
+    assert pick_rule([*rules, town_any], category="petition", subject="housing") is town_any
+    assert pick_rule([county_petitions], category="legal", subject=None) is None
+    assert pick_rule([], category="legal", subject="housing") is None

@@ -30,7 +30,15 @@ from server.topics.actions.queue import (
     staff_photo,
     topic_detail,
 )
-from server.topics.actions.workflow import merge_topic, move_topic
+from server.topics.actions.routing import RuleView, delete_rule, list_rules, set_rule
+from server.topics.actions.workflow import (
+    RouteOutcome,
+    merge_topic,
+    move_topic,
+    route_topic,
+    route_topics,
+    suggest_unit,
+)
 
 __all__ = [
     "STAFF_NAMESPACE",
@@ -39,6 +47,8 @@ __all__ = [
     "PublicEvent",
     "PublicTopic",
     "RoomPageView",
+    "RouteOutcome",
+    "RuleView",
     "StaffEvent",
     "StaffTopic",
     "SubmittedTopic",
@@ -46,14 +56,20 @@ __all__ = [
     "TopicList",
     "TrackedTopic",
     "Upload",
+    "delete_rule",
+    "list_rules",
     "list_topics",
     "merge_topic",
     "move_topic",
     "region_room",
     "room_page",
+    "route_topic",
+    "route_topics",
+    "set_rule",
     "staff_photo",
     "store",
     "submit_topic",
+    "suggest_unit",
     "topic_detail",
     "track_topic",
     "tracked_photo",

@@ -9,7 +9,7 @@ from typing import Any
 
 from server.core.auth import Permission, Principal
 from server.core.context import Context
-from server.core.errors import NotFound, ValidationFailed
+from server.core.errors import Forbidden, NotFound, ValidationFailed
 from server.rooms import actions as rooms
 from server.topics import store
 from server.topics.actions.common import (
@@ -17,6 +17,7 @@ from server.topics.actions.common import (
     staff_view,
 )
 from server.topics.model import (
+    HANDLER_MOVES,
     TRANSITIONS,
     ActorKind,
     TopicKind,
@@ -24,8 +25,11 @@ from server.topics.model import (
     TopicStatus,
 )
 from server.topics.store import TopicFilter
+from server.topics.tables import Topic
 
 log = logging.getLogger(__name__)
+# Moves with their own actions: they name a unit or a surviving topic.
+ROUTED_OR_MERGED = frozenset({TopicStatus.MERGED, TopicStatus.DISPATCHED, TopicStatus.ASSIGNED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,21 @@ class TopicList:
     topics: list[StaffTopic]
     total: int
     next_before_id: int | None
+
+
+def handles_only(actor: Principal) -> bool:
+    """A handler: sees the topics of its unit, not a territory."""
+    return actor.can(Permission.HANDLE_TOPICS) and not actor.can(Permission.VIEW_TOPICS)
+
+
+def may_see(actor: Principal, topic: Topic, region_path: str) -> None:
+    if handles_only(actor):
+        if actor.must_change_password:
+            actor.require(Permission.HANDLE_TOPICS)
+        if topic.unit_id is None or topic.unit_id != actor.unit_id:
+            raise Forbidden("That topic is not assigned to your unit.")
+        return
+    actor.require(Permission.VIEW_TOPICS, region_path)
 
 
 async def list_topics(
@@ -48,16 +67,23 @@ async def list_topics(
     limit: int = 50,
     before_id: int | None = None,
 ) -> TopicList:
-    """The actor's queue: topics in their territory, newest first."""
-    actor.require(Permission.VIEW_TOPICS)
+    """The actor's queue, newest first: topics in their territory, or for a handler the
+    topics assigned to their unit."""
+    unit_id = None
+    if handles_only(actor):
+        unit_id = actor.unit_id if actor.unit_id is not None else -1
+    else:
+        actor.require(Permission.VIEW_TOPICS)
     under = actor.region_path
     if region_id is not None:
         region = await rooms.get_region(ctx, region_id)
         if region is None:
             raise ValidationFailed("Unknown region.", fields={"region_id": "No such region."})
-        actor.require(Permission.VIEW_TOPICS, region.path)
+        if unit_id is None:
+            actor.require(Permission.VIEW_TOPICS, region.path)
         under = region.path
     f = TopicFilter(
+        unit_id=unit_id,
         under_path=under,
         statuses=statuses,
         categories=categories,
@@ -85,7 +111,7 @@ async def staff_photo(ctx: Context, actor: Principal, topic_id: int, photo_id: i
         raise NotFound("No such photo.")
     region = await rooms.get_region(ctx, topic.region_id)
     assert region is not None
-    actor.require(Permission.VIEW_TOPICS, region.path)
+    may_see(actor, topic, region.path)
     return await ctx.files.read(photo.relpath)
 
 
@@ -134,12 +160,14 @@ async def topic_detail(ctx: Context, actor: Principal, topic_id: int) -> TopicDe
         if found is None:
             raise NotFound(f"No topic with id {topic_id}.")
         topic, room, region = found
-        actor.require(Permission.VIEW_TOPICS, region.path)
+        may_see(actor, topic, region.path)
         events = await store.list_events(session, topic_id, public_only=False)
         photos = await store.list_photos(session, topic_id)
     moves = []
-    if actor.can(Permission.DISPATCH_TOPICS):
-        moves = sorted(TRANSITIONS[topic.status] - {TopicStatus.MERGED})
+    if actor.can(Permission.DISPATCH_TOPICS) and actor.covers(region.path):
+        moves = sorted(TRANSITIONS[topic.status] - ROUTED_OR_MERGED)
+    elif handles_only(actor):
+        moves = sorted(TRANSITIONS[topic.status] & HANDLER_MOVES)
     return TopicDetail(
         topic=staff_view(topic, room.name, room.code, region.name, len(photos)),
         events=[

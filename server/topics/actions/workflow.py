@@ -1,63 +1,92 @@
-"""The workflow (解题): moving topics between states, merging duplicates."""
+"""The workflow (解题): moving topics between states, routing them to units, merging duplicates.
+
+Every change goes through ``_apply_move``: one transaction that checks the version the
+actor saw, checks the move against the workflow table, updates the row (the version
+check is inside the UPDATE), and appends the event the submitter's timeline shows.
+"""
 
 from __future__ import annotations
 
-import logging
+from dataclasses import dataclass
+from typing import Any
 
+from server.accounts import actions as accounts
+from server.accounts.actions import UnitView
+from server.accounts.model import UnitKind
 from server.core.audit import record_audit
 from server.core.auth import Permission, Principal
 from server.core.context import Context
-from server.core.errors import InvalidTransitionError, NotFound, StaleUpdate, ValidationFailed
-from server.topics import store
-from server.topics.actions.common import (
-    MAX_NOTE,
-    StaffTopic,
-    publish_for_region,
-    staff_view,
+from server.core.errors import (
+    Forbidden,
+    InvalidTransitionError,
+    NotFound,
+    StaleUpdate,
+    ValidationFailed,
 )
+from server.topics import store
+from server.topics.actions.common import MAX_NOTE, StaffTopic, publish_for_region
 from server.topics.actions.queue import topic_detail
 from server.topics.model import (
+    HANDLER_MOVES,
     ActorKind,
     InvalidTransition,
+    Rule,
     TopicStatus,
+    pick_rule,
     transition,
 )
+from server.topics.tables import Topic
 
-log = logging.getLogger(__name__)
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    topic: Topic
+    region_path: str
 
 
-async def move_topic(
-    ctx: Context,
-    actor: Principal,
-    topic_id: int,
-    target: TopicStatus,
-    *,
-    version: int,
-    note: str = "",
-) -> StaffTopic:
-    """Move a topic along the workflow (解题) and record who, when, from, to and why.
-
-    ``version`` is the version the actor saw: if the topic changed since, nothing is
-    written and StaleUpdate names its current state and version, so two dispatchers
-    acting at once never overwrite each other. Moves the workflow table does not allow
-    raise InvalidTransitionError naming the current state. A rejection needs a reason,
-    which the submitter sees on their tracking page.
-    """
-    note = note.strip()
-    if len(note) > MAX_NOTE:
-        raise ValidationFailed("The note is too long.", fields={"note": f"At most {MAX_NOTE}."})
-    if target is TopicStatus.REJECTED and not note:
-        raise ValidationFailed("Say why the topic is rejected.", fields={"note": "Required."})
-    if target is TopicStatus.MERGED:
-        raise ValidationFailed(
-            "Merging names the surviving topic; use merge.", fields={"to": "Use merge."}
-        )
+async def _load(ctx: Context, topic_id: int) -> _Place:
     async with ctx.db.read() as session:
         found = await store.get_topic_with_place(session, topic_id)
     if found is None:
         raise NotFound(f"No topic with id {topic_id}.")
-    _topic, room, region = found
-    actor.require(Permission.DISPATCH_TOPICS, region.path)
+    topic, _room, region = found
+    return _Place(topic, region.path)
+
+
+def _check_note(note: str) -> str:
+    note = note.strip()
+    if len(note) > MAX_NOTE:
+        raise ValidationFailed("The note is too long.", fields={"note": f"At most {MAX_NOTE}."})
+    return note
+
+
+def _may_move(actor: Principal, place: _Place, target: TopicStatus) -> None:
+    """Dispatchers move topics in their territory; handlers make the handling moves on
+    topics assigned to their own unit."""
+    if actor.can(Permission.DISPATCH_TOPICS) and actor.covers(place.region_path):
+        actor.require(Permission.DISPATCH_TOPICS, place.region_path)  # password check
+        return
+    if actor.can(Permission.HANDLE_TOPICS) and not actor.must_change_password:
+        if place.topic.unit_id is None or place.topic.unit_id != actor.unit_id:
+            raise Forbidden("That topic is not assigned to your unit.")
+        if target not in HANDLER_MOVES:
+            raise Forbidden(f"A handler may not move a topic to {target}.")
+        return
+    actor.require(Permission.DISPATCH_TOPICS, place.region_path)
+
+
+async def _apply_move(
+    ctx: Context,
+    actor: Principal,
+    place: _Place,
+    target: TopicStatus,
+    *,
+    version: int,
+    note: str,
+    values: dict[str, Any] | None = None,
+    action: str = "topic.move",
+) -> StaffTopic:
+    topic_id = place.topic.id
     now = ctx.clock.now()
     async with ctx.db.write() as session:
         current = await store.get_topic(session, topic_id)
@@ -72,10 +101,13 @@ async def move_topic(
             transition(current.status, target)
         except InvalidTransition as exc:
             raise InvalidTransitionError(str(exc), fields={"status": current.status}) from None
-        moved = await store.update_topic(
-            session, topic_id, expected_version=version, now=now, values={"status": target}
-        )
-        if not moved:  # another process won the race between our read and our update
+        if not await store.update_topic(
+            session,
+            topic_id,
+            expected_version=version,
+            now=now,
+            values={"status": target, **(values or {})},
+        ):  # another process won the race between our read and our update
             raise StaleUpdate("The topic changed while you were acting; reload it.")
         await store.insert_events(
             session,
@@ -96,19 +128,142 @@ async def move_topic(
             session,
             at=now,
             actor_id=actor.user_id,
-            action="topic.move",
+            action=action,
             target=f"topic:{topic_id}",
-            detail={"from": current.status, "to": target, "note": note},
+            detail={
+                "from": current.status,
+                "to": target,
+                "note": note,
+                **{k: v for k, v in (values or {}).items() if k != "status"},
+            },
         )
-        old_status = current.status
+    detail = await topic_detail(ctx, actor, topic_id)
+    await publish_for_region(ctx, place.region_path, "moved", detail.topic)
+    return detail.topic
+
+
+async def move_topic(
+    ctx: Context,
+    actor: Principal,
+    topic_id: int,
+    target: TopicStatus,
+    *,
+    version: int,
+    note: str = "",
+) -> StaffTopic:
+    """Move a topic along the workflow and record who, when, from, to and why.
+
+    ``version`` is the version the actor saw: if the topic changed since, nothing is
+    written and StaleUpdate names its current state and version, so two staff acting at
+    once never overwrite each other. Moves the workflow table does not allow raise
+    InvalidTransitionError naming the current state. A rejection needs a reason, which
+    the submitter sees. Dispatching and merging have their own actions (they name a
+    unit or a surviving topic).
+    """
+    note = _check_note(note)
+    if target is TopicStatus.REJECTED and not note:
+        raise ValidationFailed("Say why the topic is rejected.", fields={"note": "Required."})
+    if target in (TopicStatus.MERGED, TopicStatus.DISPATCHED, TopicStatus.ASSIGNED):
+        raise ValidationFailed(
+            f"Moving to {target} names a {'topic' if target is TopicStatus.MERGED else 'unit'};"
+            f" use {'merge' if target is TopicStatus.MERGED else 'route'}.",
+            fields={"to": "Use its own action."},
+        )
+    place = await _load(ctx, topic_id)
+    _may_move(actor, place, target)
+    return await _apply_move(ctx, actor, place, target, version=version, note=note)
+
+
+async def suggest_unit(ctx: Context, actor: Principal, topic_id: int) -> UnitView | None:
+    """The unit the routing table sends this topic to, if any rule matches."""
+    place = await _load(ctx, topic_id)
+    actor.require(Permission.VIEW_TOPICS, place.region_path)
+    return await _suggested(ctx, place)
+
+
+async def _suggested(ctx: Context, place: _Place) -> UnitView | None:
+    chain = [int(p) for p in place.region_path.strip("/").split("/") if p]
+    depth = {region_id: i for i, region_id in enumerate(chain)}
     async with ctx.db.read() as session:
-        refreshed = await store.get_topic(session, topic_id)
-        photos = await store.count_photos(session, [topic_id])
-    assert refreshed is not None
-    view = staff_view(refreshed, room.name, room.code, region.name, photos.get(topic_id, 0))
-    log.info("topic %s moved %s -> %s by %s", view.number, old_status, target, actor.username)
-    await publish_for_region(ctx, region.path, "moved", view)
-    return view
+        rows = await store.list_rules_for_regions(session, chain)
+    rule = pick_rule(
+        [Rule(depth[r.region_id], r.category, r.subject, r.unit_id) for r in rows],
+        category=place.topic.category,
+        subject=place.topic.subject,
+    )
+    return await accounts.get_unit(ctx, rule.unit_id) if rule else None
+
+
+async def route_topic(
+    ctx: Context,
+    actor: Principal,
+    topic_id: int,
+    *,
+    version: int,
+    unit_id: int | None = None,
+    note: str = "",
+) -> StaffTopic:
+    """Send a topic to a unit (派单): to a county relay it is ``dispatched``, to a town or
+    department it is ``assigned``. Without ``unit_id`` the routing table decides; the
+    dispatcher may override it with any unit in their territory.
+    """
+    note = _check_note(note)
+    place = await _load(ctx, topic_id)
+    actor.require(Permission.DISPATCH_TOPICS, place.region_path)
+    if unit_id is None:
+        unit = await _suggested(ctx, place)
+        if unit is None:
+            raise ValidationFailed(
+                "No routing rule matches; choose a unit.", fields={"unit_id": "Required."}
+            )
+    else:
+        unit = await accounts.get_unit(ctx, unit_id)
+        if unit is None:
+            raise ValidationFailed("Unknown unit.", fields={"unit_id": "No such unit."})
+    if not actor.covers(unit.region_path) or not place.region_path.startswith(unit.region_path):
+        raise Forbidden(f"{unit.name} does not serve this topic's region, or is outside yours.")
+    target = TopicStatus.DISPATCHED if unit.kind is UnitKind.RELAY else TopicStatus.ASSIGNED
+    return await _apply_move(
+        ctx,
+        actor,
+        place,
+        target,
+        version=version,
+        note=note or f"→ {unit.name}",
+        values={"unit_id": unit.id},
+        action="topic.route",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RouteOutcome:
+    topic_id: int
+    ok: bool
+    error: str = ""
+    topic: StaffTopic | None = None
+
+
+async def route_topics(
+    ctx: Context,
+    actor: Principal,
+    items: list[tuple[int, int]],
+    *,
+    unit_id: int | None = None,
+) -> list[RouteOutcome]:
+    """Bulk dispatch: route each (topic id, version); one refusal does not stop the rest."""
+    if not items:
+        raise ValidationFailed("Choose at least one topic.", fields={"topics": "Required."})
+    if len(items) > 200:
+        raise ValidationFailed("At most 200 topics at once.", fields={"topics": "Too many."})
+    outcomes = []
+    for topic_id, version in items:
+        try:
+            topic = await route_topic(ctx, actor, topic_id, version=version, unit_id=unit_id)
+        except (ValidationFailed, Forbidden, NotFound, StaleUpdate, InvalidTransitionError) as exc:
+            outcomes.append(RouteOutcome(topic_id, False, exc.code))
+        else:
+            outcomes.append(RouteOutcome(topic_id, True, topic=topic))
+    return outcomes
 
 
 async def merge_topic(
@@ -124,74 +279,35 @@ async def merge_topic(
 
     Nothing is deleted: the duplicate moves to ``merged`` and points at the survivor,
     and its submitter's tracking link follows the survivor from then on. Refused (no
-    change) when merging into itself, into a finished topic, across the actor's
-    territory, from a state that cannot be merged, or with a stale ``version``.
+    change) when merging into itself, into a merged or rejected topic, across the
+    actor's territory, from a state that cannot be merged, or with a stale ``version``.
     """
     if topic_id == into_id:
         raise ValidationFailed(
             "A topic cannot be merged into itself.", fields={"into_id": "Pick another topic."}
         )
-    note = note.strip()[:MAX_NOTE]
-    async with ctx.db.read() as session:
-        source = await store.get_topic_with_place(session, topic_id)
-        target = await store.get_topic_with_place(session, into_id)
-    if source is None:
-        raise NotFound(f"No topic with id {topic_id}.")
-    if target is None:
-        raise ValidationFailed("Unknown topic to merge into.", fields={"into_id": "No such topic."})
-    actor.require(Permission.DISPATCH_TOPICS, source[2].path)
-    actor.require(Permission.DISPATCH_TOPICS, target[2].path)
-    now = ctx.clock.now()
-    async with ctx.db.write() as session:
-        current = await store.get_topic(session, topic_id)
-        survivor = await store.get_topic(session, into_id)
-        assert current is not None and survivor is not None
-        if current.version != version:
-            raise StaleUpdate(
-                f"The topic changed since you loaded it: it is now {current.status} "
-                f"(version {current.version}).",
-                fields={"status": current.status, "version": str(current.version)},
-            )
-        if survivor.status in (TopicStatus.MERGED, TopicStatus.REJECTED):
-            raise InvalidTransitionError(
-                f"Cannot merge into {survivor.number}: it is {survivor.status}.",
-                fields={"status": survivor.status},
-            )
-        try:
-            transition(current.status, TopicStatus.MERGED)
-        except InvalidTransition as exc:
-            raise InvalidTransitionError(str(exc), fields={"status": current.status}) from None
-        if not await store.update_topic(
-            session,
-            topic_id,
-            expected_version=version,
-            now=now,
-            values={"status": TopicStatus.MERGED, "merged_into_id": into_id},
-        ):
-            raise StaleUpdate("The topic changed while you were acting; reload it.")
-        await store.insert_events(
-            session,
-            [
-                {
-                    "topic_id": topic_id,
-                    "at": now,
-                    "actor_kind": ActorKind.STAFF,
-                    "actor_id": actor.user_id,
-                    "from_status": current.status,
-                    "to_status": TopicStatus.MERGED,
-                    "note": note or f"→ {survivor.number}",
-                    "public": True,
-                },
-            ],
+    note = _check_note(note)
+    place = await _load(ctx, topic_id)
+    try:
+        survivor = await _load(ctx, into_id)
+    except NotFound:
+        raise ValidationFailed(
+            "Unknown topic to merge into.", fields={"into_id": "No such topic."}
+        ) from None
+    actor.require(Permission.DISPATCH_TOPICS, place.region_path)
+    actor.require(Permission.DISPATCH_TOPICS, survivor.region_path)
+    if survivor.topic.status in (TopicStatus.MERGED, TopicStatus.REJECTED):
+        raise InvalidTransitionError(
+            f"Cannot merge into {survivor.topic.number}: it is {survivor.topic.status}.",
+            fields={"status": survivor.topic.status},
         )
-        record_audit(
-            session,
-            at=now,
-            actor_id=actor.user_id,
-            action="topic.merge",
-            target=f"topic:{topic_id}",
-            detail={"into": survivor.number, "from": current.status, "note": note},
-        )
-    detail = await topic_detail(ctx, actor, topic_id)
-    await publish_for_region(ctx, source[2].path, "moved", detail.topic)
-    return detail.topic
+    return await _apply_move(
+        ctx,
+        actor,
+        place,
+        TopicStatus.MERGED,
+        version=version,
+        note=note or f"→ {survivor.topic.number}",
+        values={"merged_into_id": into_id},
+        action="topic.merge",
+    )
