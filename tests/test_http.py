@@ -540,3 +540,69 @@ async def test_merge_over_http_and_the_duplicates_tracking_page(
     api = await (await resident.get(f"/api/track/{second['tracking_token']}")).json()
     assert api["followed"]["number"] == first["number"]
     await dispatcher.session.close()
+
+
+async def test_dispatch_over_http(
+    client: TestClient[Any, Any], city: City, resident: aiohttp.ClientSession
+) -> None:
+    admin = await staff(client, Role.ADMIN, city.city)
+    relay = await admin.post(
+        "/api/staff/units",
+        json={"name": "清河区中转", "kind": "relay", "region_id": city.county.id},
+    )
+    assert relay.status == 201
+    relay_id = (await relay.json())["id"]
+    bad_kind = await admin.post(
+        "/api/staff/units", json={"name": "x", "kind": "ministry", "region_id": city.county.id}
+    )
+    assert bad_kind.status == 400
+    rule = await admin.post(
+        "/api/staff/routing-rules",
+        json={"region_id": city.county.id, "category": "", "subject": "", "unit_id": relay_id},
+    )
+    assert rule.status == 200
+    rules = await (await admin.get("/api/staff/routing-rules")).json()
+    assert [r["unit_id"] for r in rules["rules"]] == [relay_id]
+    created = [
+        await (await resident.post(f"/api/rooms/{city.room.code}/topics", json=TOPIC)).json()
+        for _ in range(2)
+    ]
+    for topic in created:
+        moved = await admin.post(
+            f"/api/staff/topics/{topic['id']}/moves", json={"to": "accepted", "version": 1}
+        )
+        assert moved.status == 200
+    one = await admin.post(f"/api/staff/topics/{created[0]['id']}/route", json={"version": 2})
+    assert one.status == 200 and (await one.json())["status"] == "dispatched"
+    bulk = await admin.post(
+        "/api/staff/topics/route",
+        json={
+            "topics": [
+                {"id": created[0]["id"], "version": 2},
+                {"id": created[1]["id"], "version": 2},
+            ]
+        },
+    )
+    results = (await bulk.json())["results"]
+    assert [(r["ok"], r["error"]) for r in results] == [(False, "stale_update"), (True, None)]
+    malformed = await admin.post("/api/staff/topics/route", json={"topics": [{"id": "x"}]})
+    assert malformed.status == 400
+    dispatcher = await staff(client, Role.DISPATCHER, city.county)
+    refused = await dispatcher.post(
+        "/api/staff/routing-rules",
+        json={"region_id": city.county.id, "category": "", "subject": "", "unit_id": relay_id},
+    )
+    assert refused.status == 403
+    rule_id = rules["rules"][0]["id"]
+    assert (
+        await dispatcher.session.delete(
+            dispatcher.url(f"/api/staff/routing-rules/{rule_id}"),
+            headers={"X-CSRF-Token": dispatcher.csrf},
+        )
+    ).status == 403
+    deleted = await admin.session.delete(
+        admin.url(f"/api/staff/routing-rules/{rule_id}"), headers={"X-CSRF-Token": admin.csrf}
+    )
+    assert deleted.status == 200
+    for s in (admin, dispatcher):
+        await s.session.close()

@@ -7,7 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from server.accounts import actions
-from server.accounts.actions import UserView
+from server.accounts.actions import UnitView, UserView
+from server.accounts.model import UnitKind
 from server.core.auth import Permission, Principal, Role
 from server.core.errors import ValidationFailed
 from server.core.openapi import (
@@ -205,6 +206,33 @@ async def reset_password(request: web.Request) -> web.Response:
     return json_response({"one_time_password": secret})
 
 
+@routes.get("/api/staff/units")
+async def list_units(request: web.Request) -> web.Response:
+    units = await actions.list_units(ctx_of(request), require_staff(request))
+    return json_response({"units": [unit_json(u) for u in units]})
+
+
+@routes.post("/api/staff/units")
+async def create_unit(request: web.Request) -> web.Response:
+    principal = require_staff(request)
+    data = await read_json(request)
+    try:
+        kind = UnitKind(_text(data, "kind"))
+    except ValueError:
+        raise ValidationFailed("Unknown kind.", fields={"kind": "Unknown kind."}) from None
+    region_id = data.get("region_id")
+    if not isinstance(region_id, int) or isinstance(region_id, bool):
+        raise ValidationFailed("region_id must be a number.", fields={"region_id": "Required."})
+    unit = await actions.create_unit(
+        ctx_of(request), principal, name=_text(data, "name"), kind=kind, region_id=region_id
+    )
+    return json_response(unit_json(unit), status=201)
+
+
+def unit_json(u: UnitView) -> dict[str, Any]:
+    return {"id": u.id, "name": u.name, "kind": u.kind, "region_id": u.region_id}
+
+
 @routes.get("/api/staff/audit")
 async def audit(request: web.Request) -> web.Response:
     principal = require_staff(request)
@@ -253,6 +281,7 @@ _USER = obj(
     }
 )
 _OK = obj({"ok": boolean()})
+_UNIT = obj({"id": integer(), "name": string(), "kind": string(), "region_id": integer()})
 
 OPENAPI = {
     "/api/auth/login": {
@@ -312,6 +341,30 @@ OPENAPI = {
             ok=obj({"one_time_password": string()}),
             errors=(404,),
         )
+    },
+    "/api/staff/units": {
+        "get": operation(
+            "Receiving units in one's territory",
+            tag="staff",
+            staff=True,
+            ok=obj({"units": array(_UNIT)}),
+        ),
+        "post": operation(
+            "Add a receiving unit (county relay, town office or department)",
+            tag="staff",
+            staff=True,
+            ok_status="201",
+            ok=_UNIT,
+            errors=(400, 409),
+            body=obj(
+                {
+                    "name": string(),
+                    "kind": string(enum=[k.value for k in UnitKind]),
+                    "region_id": integer(),
+                },
+                ["name", "kind", "region_id"],
+            ),
+        ),
     },
     "/api/staff/audit": {
         "get": operation(

@@ -404,6 +404,113 @@ async def merge_topic(request: web.Request) -> web.Response:
     return json_response(merged.to_json())
 
 
+def _int_field(data: dict[str, Any], name: str, *, required: bool = True) -> int | None:
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValidationFailed(f"{name} must be a number.", fields={name: "Required."})
+    return value
+
+
+def _str_field(data: dict[str, Any], name: str) -> str:
+    value = data.get(name, "")
+    if not isinstance(value, str):
+        raise ValidationFailed(f"{name} must be text.", fields={name: "Must be text."})
+    return value
+
+
+@routes.post(r"/api/staff/topics/{topic_id:\d+}/route")
+async def route_topic(request: web.Request) -> web.Response:
+    principal = require_staff(request)
+    data = await read_json(request)
+    version = _int_field(data, "version")
+    assert version is not None
+    routed = await actions.route_topic(
+        ctx_of(request),
+        principal,
+        int(request.match_info["topic_id"]),
+        version=version,
+        unit_id=_int_field(data, "unit_id", required=False),
+        note=_str_field(data, "note"),
+    )
+    return json_response(routed.to_json())
+
+
+@routes.post("/api/staff/topics/route")
+async def route_topics(request: web.Request) -> web.Response:
+    principal = require_staff(request)
+    data = await read_json(request)
+    items = data.get("topics")
+    if not isinstance(items, list) or not all(
+        isinstance(i, dict) and isinstance(i.get("id"), int) and isinstance(i.get("version"), int)
+        for i in items
+    ):
+        raise ValidationFailed(
+            "topics must be a list of {id, version}.", fields={"topics": "Required."}
+        )
+    outcomes = await actions.route_topics(
+        ctx_of(request),
+        principal,
+        [(i["id"], i["version"]) for i in items],
+        unit_id=_int_field(data, "unit_id", required=False),
+    )
+    return json_response(
+        {
+            "results": [
+                {
+                    "id": o.topic_id,
+                    "ok": o.ok,
+                    "error": o.error or None,
+                    "topic": o.topic.to_json() if o.topic else None,
+                }
+                for o in outcomes
+            ]
+        }
+    )
+
+
+@routes.get("/api/staff/routing-rules")
+async def list_rules(request: web.Request) -> web.Response:
+    rules = await actions.list_rules(ctx_of(request), require_staff(request))
+    return json_response({"rules": [_rule_json(r) for r in rules]})
+
+
+@routes.post("/api/staff/routing-rules")
+async def set_rule(request: web.Request) -> web.Response:
+    principal = require_staff(request)
+    data = await read_json(request)
+    region_id, unit_id = _int_field(data, "region_id"), _int_field(data, "unit_id")
+    assert region_id is not None and unit_id is not None
+    rule = await actions.set_rule(
+        ctx_of(request),
+        principal,
+        region_id=region_id,
+        category=_str_field(data, "category"),
+        subject=_str_field(data, "subject"),
+        unit_id=unit_id,
+    )
+    return json_response(_rule_json(rule))
+
+
+@routes.delete(r"/api/staff/routing-rules/{rule_id:\d+}")
+async def delete_rule(request: web.Request) -> web.Response:
+    await actions.delete_rule(
+        ctx_of(request), require_staff(request), int(request.match_info["rule_id"])
+    )
+    return json_response({"ok": True})
+
+
+def _rule_json(r: actions.RuleView) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "region": {"id": r.region_id, "name": r.region_name},
+        "category": r.category,
+        "subject": r.subject,
+        "unit_id": r.unit_id,
+    }
+
+
 @routes.get(r"/api/staff/topics/{topic_id:\d+}/photos/{photo_id:\d+}")
 async def staff_photo(request: web.Request) -> web.Response:
     data = await actions.staff_photo(
@@ -489,6 +596,15 @@ _PUBLIC_TOPIC = obj(
     }
 )
 _TOKEN = path_param("token")
+_RULE = obj(
+    {
+        "id": integer(),
+        "region": obj({"id": integer(), "name": string()}),
+        "category": string(),
+        "subject": string(),
+        "unit_id": integer(),
+    }
+)
 _PUBLIC_EVENT = obj({"at": string(format="date-time"), "status": string(), "note": string()})
 
 
@@ -672,6 +788,83 @@ OPENAPI = {
             ok=_STAFF_TOPIC,
             errors=(400, 404, 409),
         )
+    },
+    "/api/staff/topics/{topic_id}/route": {
+        "post": operation(
+            "Send a topic to a unit (派单): a relay makes it dispatched, a town or department "
+            "assigned; without unit_id the routing table decides",
+            tag="dispatch",
+            staff=True,
+            params=[path_param("topic_id", integer())],
+            body=obj({"version": integer(), "unit_id": integer(), "note": string()}, ["version"]),
+            ok=_STAFF_TOPIC,
+            errors=(400, 404, 409),
+        )
+    },
+    "/api/staff/topics/route": {
+        "post": operation(
+            "Route many topics at once; each is reported on its own",
+            tag="dispatch",
+            staff=True,
+            body=obj(
+                {
+                    "topics": array(
+                        obj({"id": integer(), "version": integer()}, ["id", "version"])
+                    ),
+                    "unit_id": integer(),
+                },
+                ["topics"],
+            ),
+            ok=obj(
+                {
+                    "results": array(
+                        obj(
+                            {
+                                "id": integer(),
+                                "ok": boolean(),
+                                "error": string(nullable=True),
+                                "topic": {**_STAFF_TOPIC, "nullable": True},
+                            }
+                        )
+                    )
+                }
+            ),
+            errors=(400,),
+        )
+    },
+    "/api/staff/routing-rules": {
+        "get": operation(
+            "The routing table for one's territory",
+            tag="dispatch",
+            staff=True,
+            ok=obj({"rules": array(_RULE)}),
+        ),
+        "post": operation(
+            "Create or replace the rule for (region, category, subject); empty means any",
+            tag="dispatch",
+            staff=True,
+            ok=_RULE,
+            errors=(400,),
+            body=obj(
+                {
+                    "region_id": integer(),
+                    "category": string(),
+                    "subject": string(),
+                    "unit_id": integer(),
+                },
+                ["region_id", "unit_id"],
+            ),
+        ),
+    },
+    "/api/staff/routing-rules/{rule_id}": {
+        "delete": operation(
+            "Delete a routing rule",
+            tag="dispatch",
+            staff=True,
+            params=[path_param("rule_id", integer())],
+            ok=obj({"ok": boolean()}),
+            errors=(404,),
+        ),
     },
     "/api/staff/topics/{topic_id}/photos/{photo_id}": {
         "get": operation(
