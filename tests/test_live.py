@@ -12,12 +12,18 @@ import pytest
 import socketio
 from aiohttp.test_utils import TestServer
 
+from server.accounts import actions as accounts
+from server.accounts.model import UnitKind
+from server.accounts.tables import StaffUser
 from server.app import create_app
 from server.core.auth import Role
+from server.core.context import Context
 from server.core.web import CTX
 from server.settings import Settings
+from server.topics import actions as topics
+from server.topics.model import TopicStatus
 from tests.conftest import make_settings
-from tests.factories import PASSWORD, City, make_city, make_staff
+from tests.factories import PASSWORD, City, make_city, make_staff, submit
 
 
 @pytest.fixture
@@ -38,6 +44,16 @@ async def session_cookie(server: TestServer, username: str) -> str:
         )
         assert response.status == 200
         return f"msy_session={response.cookies['msy_session'].value}"
+
+
+async def unitless_handler(ctx: Context, city: City) -> str:
+    """A handler account that predates units (made straight in the table)."""
+    principal = await make_staff(ctx, Role.HANDLER, city.town, username="handler.loose")
+    async with ctx.db.write() as session:
+        user = await session.get(StaffUser, principal.user_id)
+        assert user is not None
+        user.unit_id = None
+    return principal.username
 
 
 class Console:
@@ -107,7 +123,42 @@ async def test_new_topics_reach_the_territorys_consoles_and_no_others(
     assert theirs.events == []
 
 
-@pytest.mark.parametrize("who", ["anonymous", "forged", "handler"])
+async def test_handlers_consoles_get_their_units_topics_only(
+    server: TestServer, consoles: list[Console]
+) -> None:
+    ctx = server.app[CTX]
+    city = await make_city(ctx)
+    relay = await accounts.create_unit(
+        ctx, None, name="中转", kind=UnitKind.RELAY, region_id=city.county.id
+    )
+    town = await accounts.create_unit(
+        ctx, None, name="街道办", kind=UnitKind.TOWN, region_id=city.town.id
+    )
+    other = await accounts.create_unit(
+        ctx, None, name="别的办", kind=UnitKind.TOWN, region_id=city.town.id
+    )
+    mine = await make_staff(ctx, Role.HANDLER, city.town, unit_id=town.id)
+    theirs = await make_staff(
+        ctx, Role.HANDLER, city.town, username="handler.other", unit_id=other.id
+    )
+    admin = await make_staff(ctx, Role.ADMIN, city.city)
+    done = await submit(ctx, city.room)
+    await topics.move_topic(ctx, admin, done.topic_id, TopicStatus.ACCEPTED, version=1)
+    await topics.route_topic(ctx, admin, done.topic_id, version=2, unit_id=relay.id)
+    mine_console, their_console = Console(), Console()
+    consoles.extend([mine_console, their_console])
+    await mine_console.connect(server, await session_cookie(server, mine.username))
+    await their_console.connect(server, await session_cookie(server, theirs.username))
+    await topics.route_topic(ctx, admin, done.topic_id, version=3, unit_id=town.id)
+    await asyncio.wait_for(mine_console.arrived.wait(), 5)
+    [event] = mine_console.events
+    assert event["op"] == "moved" and event["topic"]["status"] == "assigned"
+    assert event["topic"]["unit_id"] == town.id
+    await asyncio.sleep(0.3)
+    assert their_console.events == []
+
+
+@pytest.mark.parametrize("who", ["anonymous", "forged", "handler_without_unit"])
 async def test_connections_without_a_right_to_see_topics_are_refused(
     server: TestServer, who: str
 ) -> None:
@@ -116,9 +167,7 @@ async def test_connections_without_a_right_to_see_topics_are_refused(
     cookie = {
         "anonymous": None,
         "forged": "msy_session=forged-token",
-        "handler": await session_cookie(
-            server, (await make_staff(ctx, Role.HANDLER, city.town)).username
-        ),
+        "handler_without_unit": await session_cookie(server, await unitless_handler(ctx, city)),
     }[who]
     console = Console()
     with pytest.raises(socketio.exceptions.ConnectionError):

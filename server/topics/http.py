@@ -584,6 +584,7 @@ _STAFF_TOPIC = obj(
         "photo_count": integer(),
         "created_at": string(format="date-time"),
         "version": integer(),
+        "unit_id": integer(nullable=True),
     }
 )
 _PUBLIC_TOPIC = obj(

@@ -1,7 +1,8 @@
 """The staff consoles' live channel: socket.io namespace ``/staff``.
 
 A console joins the room of its own region and so receives events for every
-topic raised at or below it, and for nothing outside its territory.
+topic raised at or below it, and for nothing outside its territory. A handler's
+console joins its unit's room and receives the topics assigned to that unit.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from server.accounts import actions as accounts
 from server.core.auth import Permission
 from server.core.context import Context
 from server.core.web import SESSION_COOKIE
-from server.topics.actions import STAFF_NAMESPACE, region_room
+from server.topics.actions import STAFF_NAMESPACE, region_room, unit_room
 
 
 class StaffNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
@@ -29,7 +30,12 @@ class StaffNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         principal = await accounts.authenticate(self._ctx, morsel.value) if morsel else None
         if principal is None:
             raise socketio.exceptions.ConnectionRefusedError("not_authenticated")
-        if principal.must_change_password or not principal.can(Permission.VIEW_TOPICS):
+        if principal.must_change_password:
             raise socketio.exceptions.ConnectionRefusedError("forbidden")
-        await self.enter_room(sid, region_room(principal.region_id))
+        if principal.can(Permission.VIEW_TOPICS):
+            await self.enter_room(sid, region_room(principal.region_id))
+        elif principal.can(Permission.HANDLE_TOPICS) and principal.unit_id is not None:
+            await self.enter_room(sid, unit_room(principal.unit_id))
+        else:
+            raise socketio.exceptions.ConnectionRefusedError("forbidden")
         await self.save_session(sid, {"user_id": principal.user_id})

@@ -6,7 +6,7 @@
 """
 
 from server.topics import store
-from server.topics.actions.common import STAFF_NAMESPACE, StaffTopic, region_room
+from server.topics.actions.common import STAFF_NAMESPACE, StaffTopic, region_room, unit_room
 from server.topics.actions.intake import (
     FollowedTopic,
     NewTopic,
@@ -74,4 +74,5 @@ __all__ = [
     "track_topic",
     "tracked_photo",
     "tracking_url",
+    "unit_room",
 ]

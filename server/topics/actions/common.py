@@ -24,6 +24,11 @@ MAX_NOTE = 1000
 MAX_MERGE_CHAIN = 20
 
 
+def unit_room(unit_id: int) -> str:
+    """The socket.io room of a unit's handlers."""
+    return f"unit:{unit_id}"
+
+
 def region_room(region_id: int) -> str:
     """The socket.io room of staff whose territory is this region."""
     return f"region:{region_id}"
@@ -49,6 +54,7 @@ class StaffTopic:
     photo_count: int
     created_at: datetime
     version: int = 1
+    unit_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +71,7 @@ class StaffTopic:
             "submitter": {"name": self.submitter_name, "phone": self.submitter_phone_masked},
             "photo_count": self.photo_count,
             "version": self.version,
+            "unit_id": self.unit_id,
             "created_at": self.created_at.isoformat(),
         }
 
@@ -91,6 +98,7 @@ def staff_view(
         photo_count=photo_count,
         created_at=topic.created_at,
         version=topic.version,
+        unit_id=topic.unit_id,
     )
 
 
@@ -99,14 +107,18 @@ async def publish_for_room(ctx: Context, room: RoomView, op: str, topic: StaffTo
 
 
 async def publish_for_region(ctx: Context, region_path: str, op: str, topic: StaffTopic) -> None:
-    """Tell the staff whose territory holds the topic, and nobody else. After commit only."""
+    """Tell the staff whose territory holds the topic and the unit it is assigned to, and
+    nobody else. After commit only."""
     ancestors = [int(p) for p in region_path.strip("/").split("/") if p]
+    rooms = [region_room(r) for r in ancestors]
+    if topic.unit_id is not None:
+        rooms.append(unit_room(topic.unit_id))
     try:
         await ctx.notifier.emit(
             "topic",
             {"type": "topic", "op": op, "topic": topic.to_json()},
             namespace=STAFF_NAMESPACE,
-            rooms=[region_room(r) for r in ancestors],
+            rooms=rooms,
         )
     except Exception:  # the topic is stored; a lost push is repaired by the next page load
         log.exception("could not publish topic %s", topic.number)
