@@ -572,6 +572,8 @@ async def test_dispatch_over_http(
             f"/api/staff/topics/{topic['id']}/moves", json={"to": "accepted", "version": 1}
         )
         assert moved.status == 200
+    page = await (await admin.get(f"/staff/topics/{created[0]['id']}")).text()
+    assert 'id="route-form"' in page and "清河区中转" in page and "按派单规则" in page
     one = await admin.post(f"/api/staff/topics/{created[0]['id']}/route", json={"version": 2})
     assert one.status == 200 and (await one.json())["status"] == "dispatched"
     bulk = await admin.post(

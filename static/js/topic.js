@@ -2,6 +2,16 @@
 "use strict";
 (function () {
   const { api, showErrors } = window.MSY;
+  const route = document.getElementById("route-form");
+  if (route) {
+    route.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const body = { version: Number(route.dataset.version), unit_id: Number(route.elements.unit_id.value) };
+      const result = await api("POST", "/api/staff/topics/" + route.dataset.topic + "/route", body);
+      if (!result.ok) return showErrors(route, result);
+      location.reload();
+    });
+  }
   const form = document.getElementById("move-form");
   if (!form) return;
   form.addEventListener("submit", async (event) => {
