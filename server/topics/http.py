@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from aiohttp import BodyPartReader, web
 
+from server.accounts.actions import UnitView, list_units
 from server.core.auth import Permission
 from server.core.errors import BadRequest, NotFound, ValidationFailed
 from server.core.openapi import (
@@ -350,10 +351,24 @@ async def topic_detail(request: web.Request) -> web.Response:
 @routes.get(r"/staff/topics/{topic_id:\d+}")
 async def topic_page(request: web.Request) -> web.Response:
     principal = staff_page(request)
-    detail = await actions.topic_detail(
-        ctx_of(request), principal, int(request.match_info["topic_id"])
+    ctx = ctx_of(request)
+    detail = await actions.topic_detail(ctx, principal, int(request.match_info["topic_id"]))
+    routable = {TopicStatus.ACCEPTED, TopicStatus.DISPATCHED, TopicStatus.ASSIGNED}
+    units: list[UnitView] = []
+    suggested = None
+    if principal.can(Permission.DISPATCH_TOPICS) and detail.topic.status in routable:
+        units = await list_units(ctx, principal)
+        suggested = await actions.suggest_unit(ctx, principal, detail.topic.id)
+    return render(
+        request,
+        "staff_topic.html",
+        {
+            "detail": detail,
+            "topic": detail.topic,
+            "units": units,
+            "suggested_id": suggested.id if suggested else None,
+        },
     )
-    return render(request, "staff_topic.html", {"detail": detail, "topic": detail.topic})
 
 
 @routes.post(r"/api/staff/topics/{topic_id:\d+}/moves")
