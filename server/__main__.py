@@ -29,6 +29,7 @@ from server.demo import demo_file, load_demo
 from server.rooms import actions as rooms
 from server.rooms.qr import qr_text
 from server.settings import ConfigError, Settings
+from server.topics import actions as topics
 
 
 @asynccontextmanager
@@ -105,6 +106,18 @@ async def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _train_classifier(settings: Settings, _args: argparse.Namespace) -> int:
+    async with cli_context(settings) as ctx:
+        result = await topics.train_classifier(ctx)
+    print(f"trained on {result.examples} topics ({result.corrections} dispatcher corrections)")
+    print("\ncategory, on the corpus's held-out split:")
+    print(result.category.format())
+    print("\nsubject, on the corpus's held-out split:")
+    print(result.subject.format())
+    print(f"\nsaved {result.path}; restart the server to use it")
+    return 0
+
+
 async def _revision(settings: Settings, args: argparse.Namespace) -> int:
     await migrations.revision(settings.database_url, args.message)
     return 0
@@ -174,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--region", type=int, help="region id")
     user.add_argument("--name", help="display name")
     user.add_argument("--reset", action="store_true", help="issue a new one-time password")
+    sub.add_parser("train-classifier", help="retrain the topic classifier with corrections")
     rev = sub.add_parser("revision", help="(developers) autogenerate a migration")
     rev.add_argument("-m", "--message", required=True)
     return parser
@@ -184,6 +198,7 @@ ASYNC_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any
     "demo": _demo,
     "import-rooms": _import_rooms,
     "create-user": _create_user,
+    "train-classifier": _train_classifier,
     "revision": _revision,
 }
 

@@ -35,6 +35,7 @@ from server.core.web import (
 )
 from server.rooms import http as rooms_http
 from server.settings import Settings
+from server.topics import actions as topic_actions
 from server.topics import http as topics_http
 from server.topics.live import StaffNamespace
 
@@ -137,6 +138,8 @@ def create_app(
     sio.register_namespace(StaffNamespace(ctx))
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
+        # Load (or train) the topic classifier before taking requests, not on the first one.
+        await topic_actions.classifier(ctx)
         yield
         await limiter.close()
         await db.close()

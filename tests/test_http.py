@@ -608,3 +608,21 @@ async def test_dispatch_over_http(
     assert deleted.status == 200
     for s in (admin, dispatcher):
         await s.session.close()
+
+
+async def test_classification_over_http(
+    client: TestClient[Any, Any], city: City, resident: aiohttp.ClientSession
+) -> None:
+    created = await (await resident.post(f"/api/rooms/{city.room.code}/topics", json=TOPIC)).json()
+    dispatcher = await staff(client, Role.DISPATCHER, city.county)
+    detail = await (await dispatcher.get(f"/api/staff/topics/{created['id']}")).json()
+    assert detail["classification"]["category"] in ("petition", "legal", "opinion")
+    page = await (await dispatcher.get(f"/staff/topics/{created['id']}")).text()
+    assert 'id="classify-form"' in page and "<mark>" in page
+    url = f"/api/staff/topics/{created['id']}/classification"
+    bad = await dispatcher.post(url, json={"version": 1, "subject": "weather"})
+    assert bad.status == 400 and "subject" in (await error_of(bad))["fields"]
+    fixed = await dispatcher.post(url, json={"version": 1, "subject": "public_safety"})
+    assert fixed.status == 200
+    assert (await fixed.json())["classification"]["subject"] == "public_safety"
+    await dispatcher.session.close()

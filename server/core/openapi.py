@@ -27,6 +27,10 @@ def integer(**extra: Any) -> Schema:
     return {"type": "integer", **extra}
 
 
+def number(**extra: Any) -> Schema:
+    return {"type": "number", **extra}
+
+
 def boolean() -> Schema:
     return {"type": "boolean"}
 

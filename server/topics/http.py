@@ -14,6 +14,7 @@ from server.core.openapi import (
     array,
     boolean,
     integer,
+    number,
     obj,
     operation,
     path_param,
@@ -35,6 +36,7 @@ from server.rooms.actions import list_region_tree
 from server.rooms.model import RoomCodeStatus
 from server.topics import actions
 from server.topics.actions import PublicTopic, SubmittedTopic, TrackedTopic, Upload
+from server.topics.classify import CATEGORIES, SUBJECTS
 from server.topics.model import LIMITS, Submission, TopicKind, TopicSource, TopicStatus
 
 routes = web.RouteTableDef()
@@ -367,6 +369,9 @@ async def topic_page(request: web.Request) -> web.Response:
             "topic": detail.topic,
             "units": units,
             "suggested_id": suggested.id if suggested else None,
+            "can_correct": principal.can(Permission.DISPATCH_TOPICS),
+            "categories": CATEGORIES,
+            "subjects": SUBJECTS,
         },
     )
 
@@ -433,6 +438,29 @@ def _str_field(data: dict[str, Any], name: str) -> str:
     if not isinstance(value, str):
         raise ValidationFailed(f"{name} must be text.", fields={name: "Must be text."})
     return value
+
+
+@routes.post(r"/api/staff/topics/{topic_id:\d+}/classification")
+async def correct_classification(request: web.Request) -> web.Response:
+    principal = require_staff(request)
+    data = await read_json(request)
+    version = _int_field(data, "version")
+    assert version is not None
+    labels = {}
+    for name in ("category", "subject"):
+        value = data.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ValidationFailed(f"{name} must be text.", fields={name: "Must be text."})
+        labels[name] = value
+    topic = await actions.correct_classification(
+        ctx_of(request),
+        principal,
+        int(request.match_info["topic_id"]),
+        version=version,
+        category=labels["category"],
+        subject=labels["subject"],
+    )
+    return json_response(topic.to_json())
 
 
 @routes.post(r"/api/staff/topics/{topic_id:\d+}/route")
@@ -600,6 +628,15 @@ _STAFF_TOPIC = obj(
         "created_at": string(format="date-time"),
         "version": integer(),
         "unit_id": integer(nullable=True),
+        "classification": obj(
+            {
+                "category": string(nullable=True),
+                "category_confidence": number(nullable=True),
+                "subject": string(nullable=True),
+                "subject_confidence": number(nullable=True),
+                "evidence": {"type": "object", "additionalProperties": array(string())},
+            }
+        ),
     }
 )
 _PUBLIC_TOPIC = obj(
@@ -800,6 +837,19 @@ OPENAPI = {
             body=obj(
                 {"into_id": integer(), "version": integer(), "note": string()},
                 ["into_id", "version"],
+            ),
+            ok=_STAFF_TOPIC,
+            errors=(400, 404, 409),
+        )
+    },
+    "/api/staff/topics/{topic_id}/classification": {
+        "post": operation(
+            "Correct the automatic category or subject; kept for the next training",
+            tag="dispatch",
+            staff=True,
+            params=[path_param("topic_id", integer())],
+            body=obj(
+                {"version": integer(), "category": string(), "subject": string()}, ["version"]
             ),
             ok=_STAFF_TOPIC,
             errors=(400, 404, 409),

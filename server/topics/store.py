@@ -14,7 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.rooms.tables import Region, Room
 from server.topics.model import TopicKind, TopicSource, TopicStatus
-from server.topics.tables import RoutingRule, Topic, TopicCounter, TopicEvent, TopicPhoto
+from server.topics.tables import (
+    RoutingRule,
+    Topic,
+    TopicCorrection,
+    TopicCounter,
+    TopicEvent,
+    TopicPhoto,
+)
 
 
 async def take_numbers(session: AsyncSession, key: str, count: int) -> int:
@@ -216,3 +223,14 @@ async def list_topics(
 async def count_topics(session: AsyncSession, f: TopicFilter) -> int:
     query = _filtered(f).with_only_columns(func.count(Topic.id))
     return int(await session.scalar(query) or 0)
+
+
+def new_correction(**values: Any) -> TopicCorrection:
+    return TopicCorrection(**values)
+
+
+async def list_corrections(session: AsyncSession) -> list[tuple[str, str, str]]:
+    """Every correction as (topic text, field, new label), oldest first."""
+    query = select(TopicCorrection.text, TopicCorrection.field, TopicCorrection.to_label)
+    rows = await session.execute(query.order_by(TopicCorrection.id))
+    return [(text, field, label) for text, field, label in rows.all()]

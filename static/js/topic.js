@@ -12,6 +12,16 @@
       location.reload();
     });
   }
+  const classify = document.getElementById("classify-form");
+  if (classify) {
+    classify.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const body = { version: Number(classify.dataset.version), category: classify.elements.category.value, subject: classify.elements.subject.value };
+      const result = await api("POST", "/api/staff/topics/" + classify.dataset.topic + "/classification", body);
+      if (!result.ok) return showErrors(classify, result);
+      location.reload();
+    });
+  }
   const form = document.getElementById("move-form");
   if (!form) return;
   form.addEventListener("submit", async (event) => {

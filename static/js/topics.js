@@ -32,7 +32,7 @@
       el("td", {}, el("a", { href: "/staff/topics/" + topic.id }, el("code", {}, topic.number))),
       el("td", {}, topic.title, topic.photo_count ? el("small", { class: "photo-count" }, " " + t("topic.photo") + "×" + topic.photo_count) : ""),
       el("td", {}, topic.room.name),
-      el("td", {}, t("topic.kind." + topic.kind)),
+      el("td", {}, t("topic.kind." + topic.kind), topic.category ? el("small", {}, " · " + t("category." + topic.category)) : ""),
       el("td", {}, t("source." + topic.source)),
       el("td", {}, el("span", { class: "status status-" + topic.status }, t("status." + topic.status))),
       el("td", {}, [topic.submitter.name, topic.submitter.phone].filter(Boolean).join(" ")),

@@ -6,6 +6,12 @@
 """
 
 from server.topics import store
+from server.topics.actions.classification import (
+    TrainingResult,
+    classifier,
+    correct_classification,
+    train_classifier,
+)
 from server.topics.actions.common import STAFF_NAMESPACE, StaffTopic, region_room, unit_room
 from server.topics.actions.intake import (
     FollowedTopic,
@@ -55,7 +61,10 @@ __all__ = [
     "TopicDetail",
     "TopicList",
     "TrackedTopic",
+    "TrainingResult",
     "Upload",
+    "classifier",
+    "correct_classification",
     "delete_rule",
     "list_rules",
     "list_topics",
@@ -74,5 +83,6 @@ __all__ = [
     "track_topic",
     "tracked_photo",
     "tracking_url",
+    "train_classifier",
     "unit_room",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +55,10 @@ class StaffTopic:
     created_at: datetime
     version: int = 1
     unit_id: int | None = None
+    subject: str | None = None
+    category_confidence: float | None = None
+    subject_confidence: float | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +76,13 @@ class StaffTopic:
             "photo_count": self.photo_count,
             "version": self.version,
             "unit_id": self.unit_id,
+            "classification": {
+                "category": self.category,
+                "category_confidence": self.category_confidence,
+                "subject": self.subject,
+                "subject_confidence": self.subject_confidence,
+                "evidence": self.evidence,
+            },
             "created_at": self.created_at.isoformat(),
         }
 
@@ -99,6 +110,10 @@ def staff_view(
         created_at=topic.created_at,
         version=topic.version,
         unit_id=topic.unit_id,
+        subject=topic.subject,
+        category_confidence=topic.category_confidence,
+        subject_confidence=topic.subject_confidence,
+        evidence=topic.classification_evidence or {},
     )
 
 

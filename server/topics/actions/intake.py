@@ -23,6 +23,7 @@ from server.rooms import actions as rooms
 from server.rooms.actions import RoomView
 from server.rooms.model import RoomCodeStatus
 from server.topics import store
+from server.topics.actions.classification import classifier
 from server.topics.actions.common import (
     MAX_MERGE_CHAIN,
     StaffTopic,
@@ -186,8 +187,17 @@ async def submit_topic(
     except BaseException:
         ctx.files.discard(staged)
         raise
+    category, subject = (await classifier(ctx)).classify(clean.title, clean.description)
     item = NewTopic(
         values={
+            "category": category.label,
+            "category_confidence": round(category.confidence, 4),
+            "subject": subject.label,
+            "subject_confidence": round(subject.confidence, 4),
+            "classification_evidence": {
+                "category": list(category.evidence),
+                "subject": list(subject.evidence),
+            },
             "room_id": room.id,
             "region_id": room.region_id,
             "title": clean.title,
@@ -221,7 +231,11 @@ async def submit_topic(
         kind=clean.kind,
         source=item.values["source"],
         status=TopicStatus.SUBMITTED,
-        category=None,
+        category=category.label,
+        subject=subject.label,
+        category_confidence=item.values["category_confidence"],
+        subject_confidence=item.values["subject_confidence"],
+        evidence=item.values["classification_evidence"],
         room_id=room.id,
         room_name=room.name,
         room_code=room.code,
