@@ -28,7 +28,9 @@ from server.core.web import (
     client_ip,
     ctx_of,
     int_param,
+    json_int,
     json_response,
+    json_str,
     read_json,
     render,
     require_staff,
@@ -69,15 +71,6 @@ def user_json(u: UserView) -> dict[str, Any]:
         "active": u.active,
         "must_change_password": u.must_change_password,
     }
-
-
-def _text(data: dict[str, Any], name: str, *, required: bool = True) -> str:
-    value = data.get(name, "")
-    if not isinstance(value, str):
-        raise ValidationFailed(f"{name} must be text.", fields={name: "Must be text."})
-    if required and not value:
-        raise ValidationFailed(f"{name} is required.", fields={name: "Required."})
-    return value
 
 
 # --- pages -----------------------------------------------------------------------------------
@@ -125,8 +118,8 @@ async def login(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     result = await actions.login(
         ctx,
-        username=_text(data, "username"),
-        password=_text(data, "password"),
+        username=json_str(data, "username", required=True),
+        password=json_str(data, "password", required=True),
         ip=client_ip(request),
     )
     response = json_response(principal_json(result.principal))
@@ -161,7 +154,10 @@ async def change_password(request: web.Request) -> web.Response:
     principal = require_staff(request, allow_password_change=True)
     data = await read_json(request)
     await actions.change_password(
-        ctx_of(request), principal, current=_text(data, "current"), new=_text(data, "new")
+        ctx_of(request),
+        principal,
+        current=json_str(data, "current", required=True),
+        new=json_str(data, "new", required=True),
     )
     return json_response({"ok": True})
 
@@ -177,17 +173,15 @@ async def create_user(request: web.Request) -> web.Response:
     principal = require_staff(request)
     data = await read_json(request)
     try:
-        role = Role(_text(data, "role"))
+        role = Role(json_str(data, "role", required=True))
     except ValueError:
         raise ValidationFailed("Unknown role.", fields={"role": "Unknown role."}) from None
-    region_id = data.get("region_id")
-    if not isinstance(region_id, int) or isinstance(region_id, bool):
-        raise ValidationFailed("region_id must be a number.", fields={"region_id": "Required."})
+    region_id = json_int(data, "region_id")
     created = await actions.create_user(
         ctx_of(request),
         principal,
-        username=_text(data, "username"),
-        display_name=_text(data, "display_name"),
+        username=json_str(data, "username", required=True),
+        display_name=json_str(data, "display_name", required=True),
         role=role,
         region_id=region_id,
     )
@@ -217,14 +211,16 @@ async def create_unit(request: web.Request) -> web.Response:
     principal = require_staff(request)
     data = await read_json(request)
     try:
-        kind = UnitKind(_text(data, "kind"))
+        kind = UnitKind(json_str(data, "kind", required=True))
     except ValueError:
         raise ValidationFailed("Unknown kind.", fields={"kind": "Unknown kind."}) from None
-    region_id = data.get("region_id")
-    if not isinstance(region_id, int) or isinstance(region_id, bool):
-        raise ValidationFailed("region_id must be a number.", fields={"region_id": "Required."})
+    region_id = json_int(data, "region_id")
     unit = await actions.create_unit(
-        ctx_of(request), principal, name=_text(data, "name"), kind=kind, region_id=region_id
+        ctx_of(request),
+        principal,
+        name=json_str(data, "name", required=True),
+        kind=kind,
+        region_id=region_id,
     )
     return json_response(unit_json(unit), status=201)
 

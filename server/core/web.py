@@ -16,7 +16,14 @@ from aiohttp import web
 
 from server.core.auth import Principal
 from server.core.context import Context
-from server.core.errors import AppError, BadRequest, CsrfFailed, Forbidden, NotAuthenticated
+from server.core.errors import (
+    AppError,
+    BadRequest,
+    CsrfFailed,
+    Forbidden,
+    NotAuthenticated,
+    ValidationFailed,
+)
 from server.core.i18n import pick_language, translate
 
 log = logging.getLogger(__name__)
@@ -102,6 +109,28 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.")
     return data
+
+
+def json_int(data: dict[str, Any], name: str) -> int:
+    """A required whole number from a JSON body (booleans are not numbers)."""
+    value = data.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValidationFailed(f"{name} must be a number.", fields={name: "Required."})
+    return value
+
+
+def json_optional_int(data: dict[str, Any], name: str) -> int | None:
+    return None if data.get(name) is None else json_int(data, name)
+
+
+def json_str(data: dict[str, Any], name: str, *, required: bool = False) -> str:
+    """Text from a JSON body; absent is empty unless required."""
+    value = data.get(name, "")
+    if not isinstance(value, str):
+        raise ValidationFailed(f"{name} must be text.", fields={name: "Must be text."})
+    if required and not value:
+        raise ValidationFailed(f"{name} is required.", fields={name: "Required."})
+    return value
 
 
 def int_param(

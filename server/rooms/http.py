@@ -13,7 +13,10 @@ from server.core.openapi import array, integer, obj, operation, path_param, quer
 from server.core.web import (
     ctx_of,
     int_param,
+    json_int,
+    json_optional_int,
     json_response,
+    json_str,
     read_json,
     render,
     require_staff,
@@ -50,22 +53,9 @@ def code_json(c: RoomCodeView) -> dict[str, Any]:
 
 
 def _fields(data: dict[str, Any]) -> RoomFields:
-    values = {}
-    for name in ("name", "chief", "address", "opening_hours"):
-        value = data.get(name, "")
-        if not isinstance(value, str):
-            raise ValidationFailed(f"{name} must be text.", fields={name: "Must be text."})
-        values[name] = value
-    return RoomFields(**values)
-
-
-def _region_id(data: dict[str, Any], *, required: bool) -> int | None:
-    value = data.get("region_id")
-    if value is None and not required:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValidationFailed("region_id must be a number.", fields={"region_id": "Required."})
-    return value
+    return RoomFields(
+        **{name: json_str(data, name) for name in ("name", "chief", "address", "opening_hours")}
+    )
 
 
 def _room_id(request: web.Request) -> int:
@@ -185,16 +175,12 @@ async def list_regions(request: web.Request) -> web.Response:
 async def create_region(request: web.Request) -> web.Response:
     principal = require_staff(request)
     data = await read_json(request)
-    parent_id = data.get("parent_id")
-    if not isinstance(parent_id, int) or isinstance(parent_id, bool):
-        raise ValidationFailed("parent_id must be a number.", fields={"parent_id": "Required."})
+    parent_id = json_int(data, "parent_id")
     try:
         level = RegionLevel(str(data.get("level")))
     except ValueError:
         raise ValidationFailed("Unknown level.", fields={"level": "Unknown level."}) from None
-    name = data.get("name")
-    if not isinstance(name, str):
-        raise ValidationFailed("name must be text.", fields={"name": "Required."})
+    name = json_str(data, "name", required=True)
     region = await actions.create_region(
         ctx_of(request), principal, parent_id=parent_id, level=level, name=name
     )
@@ -205,9 +191,7 @@ async def create_region(request: web.Request) -> web.Response:
 async def rename_region(request: web.Request) -> web.Response:
     principal = require_staff(request)
     data = await read_json(request)
-    name = data.get("name")
-    if not isinstance(name, str):
-        raise ValidationFailed("name must be text.", fields={"name": "Required."})
+    name = json_str(data, "name", required=True)
     region = await actions.rename_region(
         ctx_of(request), principal, int(request.match_info["region_id"]), name
     )
@@ -234,8 +218,7 @@ async def search_rooms(request: web.Request) -> web.Response:
 async def create_room(request: web.Request) -> web.Response:
     principal = require_staff(request)
     data = await read_json(request)
-    region_id = _region_id(data, required=True)
-    assert region_id is not None
+    region_id = json_int(data, "region_id")
     room = await actions.create_room(
         ctx_of(request), principal, region_id=region_id, fields=_fields(data)
     )
@@ -257,7 +240,7 @@ async def update_room(request: web.Request) -> web.Response:
         principal,
         _room_id(request),
         fields=_fields(data),
-        region_id=_region_id(data, required=False),
+        region_id=json_optional_int(data, "region_id"),
     )
     return json_response(room_json(room))
 

@@ -26,7 +26,10 @@ from server.core.web import (
     ctx_of,
     device_id,
     int_param,
+    json_int,
+    json_optional_int,
     json_response,
+    json_str,
     read_json,
     render,
     require_staff,
@@ -384,19 +387,13 @@ async def move_topic(request: web.Request) -> web.Response:
         target = TopicStatus(str(data.get("to")))
     except ValueError:
         raise ValidationFailed("Unknown status.", fields={"to": "Unknown status."}) from None
-    version = data.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise ValidationFailed("version must be a number.", fields={"version": "Required."})
-    note = data.get("note", "")
-    if not isinstance(note, str):
-        raise ValidationFailed("note must be text.", fields={"note": "Must be text."})
     moved = await actions.move_topic(
         ctx_of(request),
         principal,
         int(request.match_info["topic_id"]),
         target,
-        version=version,
-        note=note,
+        version=json_int(data, "version"),
+        note=json_str(data, "note"),
     )
     return json_response(moved.to_json())
 
@@ -405,58 +402,27 @@ async def move_topic(request: web.Request) -> web.Response:
 async def merge_topic(request: web.Request) -> web.Response:
     principal = require_staff(request)
     data = await read_json(request)
-    into_id, version = data.get("into_id"), data.get("version")
-    for name, value in (("into_id", into_id), ("version", version)):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ValidationFailed(f"{name} must be a number.", fields={name: "Required."})
-    note = data.get("note", "")
-    if not isinstance(note, str):
-        raise ValidationFailed("note must be text.", fields={"note": "Must be text."})
-    assert isinstance(into_id, int) and isinstance(version, int)
     merged = await actions.merge_topic(
         ctx_of(request),
         principal,
         int(request.match_info["topic_id"]),
-        into_id,
-        version=version,
-        note=note,
+        json_int(data, "into_id"),
+        version=json_int(data, "version"),
+        note=json_str(data, "note"),
     )
     return json_response(merged.to_json())
-
-
-def _int_field(data: dict[str, Any], name: str, *, required: bool = True) -> int | None:
-    value = data.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValidationFailed(f"{name} must be a number.", fields={name: "Required."})
-    return value
-
-
-def _str_field(data: dict[str, Any], name: str) -> str:
-    value = data.get(name, "")
-    if not isinstance(value, str):
-        raise ValidationFailed(f"{name} must be text.", fields={name: "Must be text."})
-    return value
 
 
 @routes.post(r"/api/staff/topics/{topic_id:\d+}/classification")
 async def correct_classification(request: web.Request) -> web.Response:
     principal = require_staff(request)
     data = await read_json(request)
-    version = _int_field(data, "version")
-    assert version is not None
-    labels = {}
-    for name in ("category", "subject"):
-        value = data.get(name)
-        if value is not None and not isinstance(value, str):
-            raise ValidationFailed(f"{name} must be text.", fields={name: "Must be text."})
-        labels[name] = value
+    labels = {name: json_str(data, name) or None for name in ("category", "subject")}
     topic = await actions.correct_classification(
         ctx_of(request),
         principal,
         int(request.match_info["topic_id"]),
-        version=version,
+        version=json_int(data, "version"),
         category=labels["category"],
         subject=labels["subject"],
     )
@@ -467,15 +433,13 @@ async def correct_classification(request: web.Request) -> web.Response:
 async def route_topic(request: web.Request) -> web.Response:
     principal = require_staff(request)
     data = await read_json(request)
-    version = _int_field(data, "version")
-    assert version is not None
     routed = await actions.route_topic(
         ctx_of(request),
         principal,
         int(request.match_info["topic_id"]),
-        version=version,
-        unit_id=_int_field(data, "unit_id", required=False),
-        note=_str_field(data, "note"),
+        version=json_int(data, "version"),
+        unit_id=json_optional_int(data, "unit_id"),
+        note=json_str(data, "note"),
     )
     return json_response(routed.to_json())
 
@@ -496,7 +460,7 @@ async def route_topics(request: web.Request) -> web.Response:
         ctx_of(request),
         principal,
         [(i["id"], i["version"]) for i in items],
-        unit_id=_int_field(data, "unit_id", required=False),
+        unit_id=json_optional_int(data, "unit_id"),
     )
     return json_response(
         {
@@ -523,15 +487,13 @@ async def list_rules(request: web.Request) -> web.Response:
 async def set_rule(request: web.Request) -> web.Response:
     principal = require_staff(request)
     data = await read_json(request)
-    region_id, unit_id = _int_field(data, "region_id"), _int_field(data, "unit_id")
-    assert region_id is not None and unit_id is not None
     rule = await actions.set_rule(
         ctx_of(request),
         principal,
-        region_id=region_id,
-        category=_str_field(data, "category"),
-        subject=_str_field(data, "subject"),
-        unit_id=unit_id,
+        region_id=json_int(data, "region_id"),
+        category=json_str(data, "category"),
+        subject=json_str(data, "subject"),
+        unit_id=json_int(data, "unit_id"),
     )
     return json_response(_rule_json(rule))
 
