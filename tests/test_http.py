@@ -626,3 +626,13 @@ async def test_classification_over_http(
     assert fixed.status == 200
     assert (await fixed.json())["classification"]["subject"] == "public_safety"
     await dispatcher.session.close()
+
+
+async def test_a_handlers_queue_page_lists_its_units_topics(
+    client: TestClient[Any, Any], city: City
+) -> None:
+    handler = await staff(client, Role.HANDLER, city.town)
+    page = await handler.get("/staff/topics")
+    assert page.status == 200 and 'href="/staff/topics"' in await page.text()
+    assert (await (await handler.get("/api/staff/topics")).json())["topics"] == []
+    await handler.session.close()

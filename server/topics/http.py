@@ -532,7 +532,8 @@ async def staff_photo(request: web.Request) -> web.Response:
 @routes.get("/staff/topics")
 async def topics_page(request: web.Request) -> web.Response:
     principal = staff_page(request)
-    principal.require(Permission.VIEW_TOPICS)
+    if not principal.can(Permission.HANDLE_TOPICS):
+        principal.require(Permission.VIEW_TOPICS)
     regions = await list_region_tree(ctx_of(request), principal)
     return render(
         request,
