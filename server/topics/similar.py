@@ -1,11 +1,11 @@
 """Similar topics (相似议题): the same matter raised in several rooms, found by its text.
 
-Chinese has no spaces, so a topic is a bag of character 2- and 3-grams, weighted by
-TF-IDF and compared by cosine. Grams never span punctuation or spaces. NFKC folds
-full-width letters and digits; Chinese numerals before 号/栋/单元/层/楼 and bus routes
-become digits, so "三号楼" matches "3号楼" and "十二路公交" matches "12路公交". A number
-or a Latin word is one unit ("12路" never matches "112路"); numbers of 7+ digits (phones,
-ids) and from 65534 up are dropped.
+Chinese has no spaces, so a topic is a bag of character n-grams (bigrams unless asked
+for more, see SimilarityIndex), weighted by TF-IDF and compared by cosine. Grams never
+span punctuation or spaces. NFKC folds full-width letters and digits; Chinese numerals
+before 号/栋/单元/层/楼 and bus routes become digits, so "三号楼" matches "3号楼" and
+"十二路公交" matches "12路公交". A number or a Latin word is one unit ("12路" never
+matches "112路"); numbers of 7+ digits (phones, ids) and from 65534 up are dropped.
 
 Scores are cosines under the current document frequencies: idf = 1 + ln((N+1)/(df+1)),
 N the indexed documents, so every add and remove moves it. Stop-grams (in more than
@@ -27,12 +27,12 @@ import zlib
 from array import array
 from bisect import bisect_left, insort
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import compress, repeat
-from typing import TypeAlias, cast
+from typing import TypeAlias
 
 SHARED_TERMS = 5  # phrases shown with a match or a cluster
 
@@ -82,6 +82,7 @@ _NEEDS_NFKC = re.compile(
     "[^\x00-\x7f\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff"
     "\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]"
 )
+_PRIVATE = re.compile("[\U000f0000-\U0010ffff]")  # ours: see _encode
 _WORD = re.compile("[0-9a-z]+")
 _LONG_NUMBER = re.compile("[0-9]{7}")
 # A number or a Latin word becomes one private-use character: numbers below 65534 in
@@ -89,8 +90,8 @@ _LONG_NUMBER = re.compile("[0-9]{7}")
 _NUMBERS, _WORDS, _PLANE = 0xF0000, 0x100000, 0xFFFE
 _UNIT = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f\U000f0000-\U0010fffd"
 _SEGMENT = re.compile(f"[{_UNIT}]+")
-_BIGRAMS = re.compile(f"(?=([{_UNIT}]{{2}}))")
-_TRIGRAMS = re.compile(f"(?=([{_UNIT}]{{3}}))")
+_NGRAMS = {n: re.compile(f"(?=([{_UNIT}]{{{n}}}))") for n in (1, 2, 3, 4)}  # overlapping
+SIZES = (2,)  # see SimilarityIndex
 _TFW = tuple([0.0] + [1.0 + math.log(c) for c in range(1, 64)])
 
 
@@ -137,16 +138,17 @@ def _normalise(text: str, words: dict[str, str] | None = None) -> str:
     `words`, when given, collects the words met, to show them again.
     """
     if _NEEDS_NFKC.search(text):
-        text = unicodedata.normalize("NFKC", text)
+        text = _PRIVATE.sub(" ", unicodedata.normalize("NFKC", text))
     text = _COUNTED.sub(_arabic, text.casefold())
     if _WORD.search(text):
         text = _WORD.sub(lambda m: _encode(m, words), text)
     return text
 
 
-def _count(norm: str) -> Counter[str]:
-    counts = Counter(_BIGRAMS.findall(norm))
-    counts.update(_TRIGRAMS.findall(norm))
+def _count(norm: str, sizes: tuple[int, ...]) -> Counter[str]:
+    counts = Counter(_NGRAMS[sizes[0]].findall(norm))
+    for n in sizes[1:]:
+        counts.update(_NGRAMS[n].findall(norm))
     return counts
 
 
@@ -163,11 +165,12 @@ def _show(units: str, words: dict[str, str]) -> str:
     )
 
 
-def ngrams(text: str) -> Counter[str]:
-    """The 2- and 3-grams of `text` with their counts, as the index sees them
+def ngrams(text: str, sizes: tuple[int, ...] = SIZES) -> Counter[str]:
+    """The n-grams of `text` with their counts, as an index with these `sizes` sees them
     (numbers and words shown as typed, after folding)."""
     words: dict[str, str] = {}
-    return Counter({_show(g, words): n for g, n in _count(_normalise(text, words)).items()})
+    counts = _count(_normalise(text, words), sizes)
+    return Counter({_show(g, words): n for g, n in counts.items()})
 
 
 def _tfw(count: int) -> float:
@@ -177,12 +180,12 @@ def _tfw(count: int) -> float:
 _Layout = tuple[list[str], dict[str, list[tuple[int, int]]]]
 
 
-def _layout(norm: str) -> _Layout:
+def _layout(norm: str, sizes: tuple[int, ...]) -> _Layout:
     """A text's segments, and where each of its grams starts in them: (segment, offset)."""
     segments = _SEGMENT.findall(norm)
     where: dict[str, list[tuple[int, int]]] = {}
     for k, seg in enumerate(segments):
-        for size in (2, 3):
+        for size in sizes:
             for i in range(len(seg) - size + 1):
                 where.setdefault(seg[i : i + size], []).append((k, i))
     return segments, where
@@ -228,6 +231,17 @@ def _top_phrases(
 _Ids: TypeAlias = "array[int]"  # a quoted alias: array is subscriptable from 3.12
 
 
+class _Postings(dict[str, _Ids]):
+    """Gram → postings. Looking up a new gram with [] makes its (empty) postings: only
+    `add` does, and fills them at once; everything else uses `get`."""
+
+    __slots__ = ()
+
+    def __missing__(self, gram: str) -> _Ids:
+        ids = self[gram] = array("q")
+        return ids
+
+
 @dataclass(frozen=True, slots=True)
 class _Entry:
     doc: Doc
@@ -236,16 +250,17 @@ class _Entry:
 
 
 class _Length:
-    """What a document's length is made of, kept so that scoring it costs O(1).
+    """What a document's length is made of, kept so that bounding it costs O(1).
 
     With M = 1 + ln(N+1) and idf = M − ln(df+1), the light grams (df <= heavy_df) add
-    M²·a − 2M·b + c; b and c follow every df change of those grams. The heavy grams
-    (common, few per document, df moving by tiny steps) are summed afresh when the exact
-    length is needed; s1 and s2 are their Σw²·idf and Σw²·idf² at `epoch`, which bound
-    their sum from below until it is refreshed.
+    M²·a − 2M·b + c, and b and c follow every df change of those grams. The heavy grams
+    (common ones, whose df moves by relatively tiny steps) are summed afresh when the
+    exact length is needed; `heavy_sums` are their Σw²·idf², Σw²·idf and Σw²·idf/(df+1)
+    as of mutation `epoch` (zeros until first summed), which bound their sum from below
+    (see `_lower`).
     """
 
-    __slots__ = ("a", "b", "c", "epoch", "heavy", "heavy_extra", "s1", "s2")
+    __slots__ = ("a", "b", "c", "epoch", "heavy", "heavy_extra", "heavy_sums")
 
     def __init__(
         self,
@@ -256,23 +271,18 @@ class _Length:
         self.a, self.b, self.c = light
         self.heavy = heavy
         self.heavy_extra = heavy_extra  # (postings, w² − 1) of heavy grams with tf > 1
-        self.s1 = self.s2 = 0.0
-        self.epoch = -1
+        self.heavy_sums = (0.0, 0.0, 0.0)
+        self.epoch = 0
 
 
-# (df, gram, query weight, query weight × idf, postings)
-_Term = tuple[int, str, float, float, _Ids]
-# Which ids of a gram's postings may be candidates: all of them, or a window's.
-_Lists = Callable[[_Ids], Iterable[int]]
+# (df, query weight, query weight × idf, postings, gram): rarest first once sorted by df
+# alone (a stable sort keeps ties in text order, so scores are summed in the same order).
+_Term = tuple[int, float, float, _Ids, str]
 
 
 def _holds(ids: _Ids, topic_id: int) -> bool:
     i = bisect_left(ids, topic_id)
     return i < len(ids) and ids[i] == topic_id
-
-
-def _all(ids: _Ids) -> _Ids:
-    return ids
 
 
 def _check_threshold(threshold: float) -> None:
@@ -290,31 +300,42 @@ class SimilarityIndex:
         self,
         docs: Iterable[Doc] = (),
         *,
+        sizes: tuple[int, ...] = SIZES,
         max_df: float = 0.05,
         min_stop_df: int = 20,
         heavy_df: int = 128,
     ) -> None:
-        """`max_df`: a gram in more than this share of the documents (and in more than
+        """`sizes`: the n-gram lengths, from 1 to 4. Bigrams by default: on the probe's
+        corpus (benchmarks/similar_probe.py) adding trigrams left the precision and
+        recall of matches where they were and made clusters a little purer, for twice
+        the build time and memory (the trigram vocabulary is three times larger).
+        `max_df`: a gram in more than this share of the documents (and in more than
         `min_stop_df` of them, so that a small index keeps its grams) is a stop-gram.
         `heavy_df` trades the cost of `add` against that of `similar`; never a score.
-        Raises ValueError unless 0 < max_df <= 1 and heavy_df >= 1.
+        Raises ValueError for sizes outside 1–4, max_df outside (0, 1] or heavy_df < 1.
         """
-        if not 0.0 < max_df <= 1.0 or heavy_df < 1:
-            raise ValueError(f"need 0 < max_df <= 1 and heavy_df >= 1: {max_df}, {heavy_df}")
+        if not sizes or set(sizes) - set(_NGRAMS) or not 0.0 < max_df <= 1.0 or heavy_df < 1:
+            raise ValueError(
+                f"need sizes within 1–4, 0 < max_df <= 1, heavy_df >= 1: "
+                f"{sizes}, {max_df}, {heavy_df}"
+            )
+        self._sizes = tuple(sorted(set(sizes)))
         self._max_df = max_df
         self._min_stop_df = min_stop_df
         self._heavy_df = heavy_df
         self._entries: dict[int, _Entry] = {}
-        self._postings: dict[str, _Ids] = {}
-        self._extra: dict[str, dict[int, float]] = {}  # tf weights above 1, by gram
-        self._top: dict[str, float] = {}  # at least the largest tf weight (never lowered)
-        self._lengths: dict[int, _Length] = {}  # only for documents scored since indexed
+        self._postings = _Postings()
+        # By id() of a live postings array: tf weights above 1, and at least the largest
+        # tf weight (never lowered, so it stays an upper bound).
+        self._extra: dict[int, dict[int, float]] = {}
+        self._top: dict[int, float] = {}
+        self._lengths: dict[int, _Length] = {}
         self._ln: list[float] = [0.0]  # ln(df + 1), by df
         self._max_id = -(2**63)
         self._mutations = 0
         for doc in docs:
             self.add(doc)
-        for tid in self._entries:
+        for tid in self._entries:  # now rather than in the first queries
             self._length(tid)
 
     def __len__(self) -> int:
@@ -328,14 +349,8 @@ class SimilarityIndex:
         tid = doc.topic_id
         if tid in self._entries:
             self.remove(tid)
-        counts = _count(_normalise(doc.text))
-        postings = self._postings
-        found = list(map(postings.get, counts))
-        if None in found:
-            for i, gram in enumerate(counts):
-                if found[i] is None:
-                    found[i] = postings[gram] = array("q")
-        grams = cast("tuple[_Ids, ...]", tuple(found))
+        counts = _count(_normalise(doc.text), self._sizes)
+        grams = tuple(map(self._postings.__getitem__, counts))  # new grams: see _Postings
         before = list(map(len, grams)) if self._lengths else []
         if tid > self._max_id:
             self._max_id = tid
@@ -345,18 +360,18 @@ class SimilarityIndex:
                 insort(p, tid)
         multi: list[tuple[int, float]] = []
         if counts.total() > len(counts):
-            for i, (gram, count) in enumerate(counts.items()):
-                if count > 1:
-                    w = _tfw(count)
-                    self._extra.setdefault(gram, {})[tid] = w
-                    self._top[gram] = max(self._top.get(gram, 1.0), w)
-                    multi.append((i, w))
+            tf = list(counts.values())
+            for i in compress(range(len(tf)), map((1).__lt__, tf)):
+                w, key = _tfw(tf[i]), id(grams[i])
+                self._extra.setdefault(key, {})[tid] = w
+                self._top[key] = max(self._top.get(key, 1.0), w)
+                multi.append((i, w))
         self._entries[tid] = _Entry(doc, grams, tuple(multi))
         self._mutations += 1
         while len(self._ln) <= len(self._entries):
             self._ln.append(math.log(len(self._ln) + 1))
         if before:
-            self._follow(list(counts), grams, before, +1)
+            self._follow(grams, before, +1)
 
     def remove(self, topic_id: int) -> bool:
         """Forget a topic (resolved, rejected, merged); False if it was not indexed."""
@@ -364,44 +379,58 @@ class SimilarityIndex:
         if entry is None:
             return False
         self._lengths.pop(topic_id, None)
-        grams = list(_count(_normalise(entry.doc.text)))
         before = list(map(len, entry.grams))
+        grams = _count(_normalise(entry.doc.text), self._sizes)
         for gram, p in zip(grams, entry.grams, strict=True):
             del p[bisect_left(p, topic_id)]
-            extra = self._extra.get(gram)
+            extra = self._extra.get(id(p))
             if extra is not None and extra.pop(topic_id, None) is not None and not extra:
-                del self._extra[gram]
+                del self._extra[id(p)]
             if not p:
                 del self._postings[gram]
-                self._top.pop(gram, None)
+                self._top.pop(id(p), None)
         self._mutations += 1
         if self._lengths:
-            self._follow(grams, entry.grams, before, -1)
+            self._follow(entry.grams, before, -1)
         return True
 
-    def _follow(
-        self, grams: list[str], lists: tuple[_Ids, ...], before: list[int], step: int
-    ) -> None:
+    def _follow(self, grams: tuple[_Ids, ...], before: list[int], step: int) -> None:
         """Bring the kept lengths up to date after each gram's df moved by `step`."""
-        lengths, limit, ln = self._lengths, self._heavy_df, self._ln
+        lengths, limit, ln, m = self._lengths, self._heavy_df, self._ln, self._idf_base()
         get = lengths.get
-        for gram, p, old in zip(grams, lists, before, strict=True):
+        for p, old in zip(grams, before, strict=True):
             new = old + step
             if old > limit and new > limit:
                 continue  # heavy either way: summed afresh
-            if old > limit or new > limit:
-                for d in p:  # light ↔ heavy: recompute when next needed
+            extra = self._extra.get(id(p))
+            if new > limit:  # now heavy: moves from the exact part to the bounded one
+                lg, x = ln[old], m - ln[new]
+                for d in p:
+                    q = get(d)
+                    if q is not None:
+                        w2 = 1.0 if extra is None else extra.get(d, 1.0) ** 2
+                        q.a, q.b, q.c = q.a - w2, q.b - w2 * lg, q.c - w2 * lg * lg
+                        q.heavy += (p,)
+                        if w2 != 1.0:
+                            q.heavy_extra += ((p, w2 - 1.0),)
+                        s2, s1, s0 = q.heavy_sums
+                        q.heavy_sums = (s2 + w2 * x * x, s1 + w2 * x, s0 + w2 * x / (new + 1))
+                continue
+            if old > limit:  # now light: recompute when next needed
+                for d in p:
                     lengths.pop(d, None)
                 continue
             db, dc = ln[new] - ln[old], ln[new] ** 2 - ln[old] ** 2
-            extra = self._extra.get(gram)
             for d in p:
                 q = get(d)
-                if q is None:
-                    continue
-                w2 = 1.0 if extra is None else extra.get(d, 1.0) ** 2
-                q.b += w2 * db
-                q.c += w2 * dc
+                if q is not None:
+                    if extra is None:
+                        q.b += db
+                        q.c += dc
+                    else:
+                        w2 = extra.get(d, 1.0) ** 2
+                        q.b += w2 * db
+                        q.c += w2 * dc
 
     def similar(
         self,
@@ -419,21 +448,9 @@ class SimilarityIndex:
         _check_threshold(threshold)
         words: dict[str, str] = {}
         norm = _normalise(text, words)
-        counts = _count(norm)
+        counts = _count(norm, self._sizes)
         if limit <= 0 or not counts or not self._entries:
             return []
-        terms, qn = self._terms(counts)
-        found = self._score(terms, qn, threshold, _all, exclude, limit) if terms else []
-        layout = _layout(norm) if found else ([], {})
-        return [
-            Match(tid, min(1.0, score), self._shared(layout, words, terms, tid))
-            for score, tid in found
-        ]
-
-    # --- scoring ---
-
-    def _terms(self, counts: Counter[str]) -> tuple[list[_Term], float]:
-        """The query's non-stop grams, rarest first, and its length (stop-grams included)."""
         m, stop, ln, get = self._idf_base(), self._stop_df(), self._ln, self._postings.get
         qn2 = 0.0
         terms: list[_Term] = []
@@ -444,76 +461,104 @@ class SimilarityIndex:
             w = _tfw(count) * idf
             qn2 += w * w
             if p is not None and df <= stop:
-                terms.append((df, gram, w, w * idf, p))
-        terms.sort(key=lambda t: (t[0], t[1]))
-        return terms, math.sqrt(qn2)
+                terms.append((df, w, w * idf, p, gram))
+        terms.sort(key=_df)
+        found = self._score(terms, math.sqrt(qn2), threshold, exclude, limit, None)
+        layout = _layout(norm, self._sizes) if found else ([], {})
+        return [
+            Match(tid, min(1.0, score), self._shared(layout, words, terms, tid))
+            for score, tid in found
+        ]
+
+    # --- scoring ---
 
     def _score(
         self,
         terms: list[_Term],
         qn: float,
         threshold: float,
-        lists: _Lists,
         exclude: AbstractSet[int],
         limit: int | None,
+        window: dict[int, list[int]] | None,
     ) -> list[tuple[float, int]]:
         """(score, topic id) of the documents scoring at least `threshold`, best first;
         only the best `limit` unless it is None.
 
-        `terms` and `qn` come from `_terms`; `lists` gives the ids of a gram's postings
-        that may be candidates.
+        `terms` are the query's non-stop grams, rarest first, and `qn` its length.
+        Candidates come from the postings, or from `window` (id of postings → the ids
+        that may be candidates) when given.
         """
+        if not terms or qn <= 0.0:
+            return []
         m, extra, top = self._idf_base(), self._extra, self._top
         # The common grams whose query weights make a vector shorter than threshold·|q|
         # cannot, even together, lift a document that shares none of the rarer ones to
         # the threshold (Cauchy–Schwarz): they never bring in candidates.
         budget, tail, k = (threshold * qn) ** 2, 0.0, len(terms)
-        while k > 0 and tail + terms[k - 1][2] ** 2 < budget:
+        while k > 0 and tail + terms[k - 1][1] ** 2 < budget:
             k -= 1
-            tail += terms[k][2] ** 2
+            tail += terms[k][1] ** 2
         prefix, suffix = terms[:k], terms[k:]
         tail_norm = math.sqrt(tail)
-        tail_dot = sum(f * top.get(gram, 1.0) for _, gram, _, f, _ in suffix)
+        tail_dot = sum(f * top.get(id(p), 1.0) for _, _, f, p, _ in suffix)
         acc: dict[int, float] = {}
         get = acc.get
-        for _, gram, _, f, p in prefix:
-            for d in lists(p):
+        none: list[int] = []
+        for _, _, f, p, _ in prefix:
+            for d in p if window is None else window.get(id(p), none):
                 acc[d] = get(d, 0.0) + f
-            more = extra.get(gram)
+            more = extra.get(id(p))
             if more is not None:
                 for d, w in more.items():
                     if d in acc:
                         acc[d] += f * (w - 1.0)
 
-        def bound(dot: float, length: float) -> float:
-            return min(dot / length + tail_norm, (dot + tail_dot) / length) / qn
-
-        # Bounds first, from a lower bound on |d| that costs O(1); exact lengths after.
-        floor = threshold * (1.0 - 1e-9)
-        candidates: list[tuple[float, int, float, _Length]] = []
+        # Bounds first, from a lower bound on each length that costs O(1) (see _lower,
+        # inlined here); the exact dot next; the exact length only when still needed.
+        floor = threshold * qn * (1.0 - 1e-9)
+        lengths, mutations, n1 = self._lengths, self._mutations, len(self._entries) + 1
+        candidates: list[tuple[float, int, float, float, _Length]] = []
         for d, dot in acc.items():
             if d in exclude:
                 continue
-            q = self._length(d)
-            lower = self._lower(q, m)
-            high = bound(dot, lower) if lower > 0.0 else 1.0
-            if high >= floor:
-                candidates.append((high, d, dot, q))
+            q = lengths.get(d)
+            if q is None:
+                q = self._length(d)
+            s2, s1, s0 = q.heavy_sums
+            if mutations != q.epoch:
+                s2 = max(0.0, s2 - 2.0 * (mutations - q.epoch) * (s0 + s1 / n1))
+            s = (m * q.a - 2.0 * q.b) * m + q.c + s2
+            lower = math.sqrt(s) if s > 0.0 else 0.0
+            if lower > 0.0:
+                high = (dot + min(tail_norm * lower, tail_dot)) / lower
+                if high < floor:
+                    continue
+            else:
+                high = qn
+            candidates.append((high, d, dot, lower, q))
         if limit is not None:
             candidates.sort(key=lambda c: (-c[0], c[1]))
         best: list[tuple[float, int]] = []  # a min-heap of (score, −id) when limited
-        for high, d, dot, q in candidates:
-            if limit is not None and len(best) == limit and high * (1.0 + 1e-9) < best[0][0]:
+        for high, d, dot, lower, q in candidates:
+            full = limit is not None and len(best) == limit
+            if full and high < best[0][0] * qn * (1.0 - 1e-9):
                 break
-            nd = self._exact(q, m)
-            if nd <= 0.0 or bound(dot, nd) < floor:
-                continue
-            for _, gram, _, f, p in suffix:
-                if _holds(p, d):
-                    more = extra.get(gram)
+            for _, _, f, p, _ in suffix:
+                i = bisect_left(p, d)
+                if i < len(p) and p[i] == d:
+                    more = extra.get(id(p))
                     dot += f if more is None else f * more.get(d, 1.0)
-            score = dot / (qn * nd)
-            if score < threshold * (1.0 - 1e-12):
+            if lower > 0.0 and (
+                dot < floor * lower or (full and dot < best[0][0] * qn * lower * (1.0 - 1e-9))
+            ):
+                continue
+            nd = self._exact(q, m)
+            if nd <= 0.0:
+                continue
+            # Rounded so that equal texts tie (their lengths were summed along different
+            # paths) and the lower id wins.
+            score = round(dot / (qn * nd), 12)
+            if score < threshold - 1e-12:
                 continue
             if limit is None:
                 best.append((score, -d))
@@ -527,9 +572,9 @@ class SimilarityIndex:
         self, layout: _Layout, words: dict[str, str], terms: list[_Term], tid: int
     ) -> tuple[str, ...]:
         weight: dict[str, float] = {}
-        for _, gram, _, f, p in terms:
+        for _, _, f, p, gram in terms:
             if _holds(p, tid):
-                more = self._extra.get(gram)
+                more = self._extra.get(id(p))
                 weight[gram] = f if more is None else f * more.get(tid, 1.0)
         return _top_phrases(_phrases(layout, weight), words)
 
@@ -543,9 +588,6 @@ class SimilarityIndex:
     # --- lengths ---
 
     def _length(self, tid: int) -> _Length:
-        q = self._lengths.get(tid)
-        if q is not None:
-            return q
         entry = self._entries[tid]
         grams, limit, ln = entry.grams, self._heavy_df, self._ln
         dfs = list(map(len, grams))
@@ -553,8 +595,9 @@ class SimilarityIndex:
         if max(dfs, default=0) <= limit:
             ls = list(map(ln.__getitem__, dfs))
         else:
-            heavy = tuple(compress(grams, map(limit.__lt__, dfs)))
-            ls = list(map(ln.__getitem__, compress(dfs, map(limit.__ge__, dfs))))
+            light = list(map(limit.__ge__, dfs))
+            heavy = tuple(compress(grams, map(operator.not_, light)))
+            ls = list(map(ln.__getitem__, compress(dfs, light)))
         a, b, c = float(len(ls)), sum(ls), sum(map(operator.mul, ls, ls))
         heavy_extra: list[tuple[_Ids, float]] = []
         for i, w in entry.multi:
@@ -565,38 +608,39 @@ class SimilarityIndex:
                 lg = ln[dfs[i]]
                 a, b, c = a + w2x, b + w2x * lg, c + w2x * lg * lg
         q = self._lengths[tid] = _Length((a, b, c), heavy, tuple(heavy_extra))
+        q.epoch = self._mutations  # heavy sums unknown (0) until the first _exact
         return q
-
-    def _lower(self, q: _Length, m: float) -> float:
-        """A lower bound on |d|: exact light part, heavy part as it was less the drift.
-
-        Each add or remove lowers a heavy gram's idf by less than 1/(heavy_df + 1) (its
-        df grows by one) or 1/N (N shrinks by one), so after k of them every heavy idf is
-        at least its old value less e = k / min(heavy_df + 1, N − k), and its square at
-        least the old square less 2e times the old idf.
-        """
-        s = (m * q.a - 2.0 * q.b) * m + q.c
-        if q.epoch >= 0:
-            k = self._mutations - q.epoch
-            room = min(self._heavy_df + 1, len(self._entries) - k)
-            if room > 0 and k < room:
-                s += max(0.0, q.s2 - 2.0 * (k / room) * q.s1)
-        return math.sqrt(s) if s > 0.0 else 0.0
 
     def _exact(self, q: _Length, m: float) -> float:
         """|d| now; refreshes the heavy sums behind `_lower`."""
-        s = (m * q.a - 2.0 * q.b) * m + q.c
-        s1 = s2 = 0.0
+        s2 = s1 = s0 = 0.0
         if q.heavy:
-            ls = list(map(self._ln.__getitem__, map(len, q.heavy)))
-            s1 = m * len(ls) - sum(ls)
-            s2 = (m * len(ls) - 2.0 * sum(ls)) * m + sum(map(operator.mul, ls, ls))
+            dfs = list(map(len, q.heavy))
+            xs = list(map(m.__sub__, map(self._ln.__getitem__, dfs)))
+            s2, s1 = sum(map(operator.mul, xs, xs)), sum(xs)
+            s0 = sum(map(operator.truediv, xs, map((1).__add__, dfs)))
         for p, w2x in q.heavy_extra:
             x = m - self._ln[len(p)]
-            s1, s2 = s1 + w2x * x, s2 + w2x * x * x
-        q.s1, q.s2, q.epoch = s1, s2, self._mutations
-        s += s2
+            s2, s1, s0 = s2 + w2x * x * x, s1 + w2x * x, s0 + w2x * x / (len(p) + 1)
+        q.heavy_sums, q.epoch = (s2, s1, s0), self._mutations
+        s = (m * q.a - 2.0 * q.b) * m + q.c + s2
         return math.sqrt(s) if s > 0.0 else 0.0
+
+    def _lower(self, q: _Length, m: float) -> float:
+        """A lower bound on |d|², in O(1): the light part exactly, the heavy part as it
+        was at `epoch` less what the k adds and removes since can have taken off it.
+
+        idf = M − ln(df+1). Over k mutations a gram's df rises by at most k, so its
+        ln(df+1) by at most k/(df₀+1); N falls by at most k, so M by at most k/(N+1).
+        Each heavy idf x₀ is thus at least x₀ − e with e = k/(df₀+1) + k/(N+1), and
+        its square at least x₀² − 2e·x₀ (if x₀ − e < 0 that is negative anyway).
+        """
+        s = (m * q.a - 2.0 * q.b) * m + q.c
+        s2, s1, s0 = q.heavy_sums
+        k = self._mutations - q.epoch
+        if k:
+            s2 = max(0.0, s2 - 2.0 * k * (s0 + s1 / (len(self._entries) + 1)))
+        return s + s2
 
     # --- clusters ---
 
@@ -609,12 +653,12 @@ class SimilarityIndex:
         until: datetime,
     ) -> list[Cluster]:
         window = sorted(
-            (e.doc for e in self._entries.values() if since <= e.doc.created_at < until),
-            key=lambda doc: doc.topic_id,
+            (e for e in self._entries.values() if since <= e.doc.created_at < until),
+            key=lambda e: e.doc.topic_id,
         )
         if len(window) < min_topics:
             return []
-        parent = {doc.topic_id: doc.topic_id for doc in window}
+        parent = {e.doc.topic_id: e.doc.topic_id for e in window}
 
         def root(x: int) -> int:
             while parent[x] != x:
@@ -622,24 +666,29 @@ class SimilarityIndex:
                 x = parent[x]
             return x
 
-        # All pairs, each once: a document is scored against the earlier ones only.
+        # All pairs, each once: a topic is scored against the earlier ones only.
+        m, stop, ln = self._idf_base(), self._stop_df(), self._ln
         seen: dict[int, list[int]] = {}
-        empty: list[int] = []
-
-        def earlier(p: _Ids) -> list[int]:
-            return seen.get(id(p), empty)
-
-        for doc in window:
-            terms, norm = self._terms(_count(_normalise(doc.text)))
-            if terms and norm > 0.0:
-                for _, y in self._score(terms, norm, threshold, earlier, frozenset(), None):
-                    parent[root(y)] = root(doc.topic_id)
+        for e in window:
+            x = e.doc.topic_id
+            weights = dict(e.multi)
+            terms: list[_Term] = []
+            for i, p in enumerate(e.grams):
+                df = len(p)
+                if df <= stop:
+                    idf = m - ln[df]
+                    w = weights.get(i, 1.0) * idf
+                    terms.append((df, w, w * idf, p, ""))
+            terms.sort(key=_df)
+            q = self._lengths.get(x) or self._length(x)
+            for _, y in self._score(terms, self._exact(q, m), threshold, frozenset(), None, seen):
+                parent[root(y)] = root(x)
             for t in terms:
-                seen.setdefault(id(t[4]), []).append(doc.topic_id)
+                seen.setdefault(id(t[3]), []).append(x)
 
         groups: dict[int, list[Doc]] = {}
-        for doc in window:
-            groups.setdefault(root(doc.topic_id), []).append(doc)
+        for e in window:
+            groups.setdefault(root(e.doc.topic_id), []).append(e.doc)
         found: list[Cluster] = []
         for members in groups.values():
             rooms = sorted({doc.room_id for doc in members})
@@ -665,7 +714,7 @@ class SimilarityIndex:
         norms = [_normalise(doc.text, words) for doc in members]
         support: Counter[str] = Counter()
         for norm in norms:
-            support.update(_count(norm).keys())
+            support.update(_count(norm, self._sizes).keys())
         need = max(2, math.ceil(len(members) / 3))
         weight: dict[str, float] = {}
         for gram, n in support.items():
@@ -675,11 +724,14 @@ class SimilarityIndex:
         phrase_weight: dict[str, float] = {}
         phrase_support: Counter[str] = Counter()
         for norm in norms:
-            for phrase, w in _phrases(_layout(norm), weight).items():
+            for phrase, w in _phrases(_layout(norm, self._sizes), weight).items():
                 phrase_weight[phrase] = max(phrase_weight.get(phrase, 0.0), w)
                 phrase_support[phrase] += 1
         scored = {ph: w * phrase_support[ph] for ph, w in phrase_weight.items()}
         return _top_phrases(scored, words)
+
+
+_df = operator.itemgetter(0)
 
 
 def clusters(
