@@ -212,21 +212,21 @@ async def create_user(
             raise Forbidden("Admins are created within your own region only.")
     if role is Role.HANDLER and unit_id is None:
         raise ValidationFailed("A handler works for a unit.", fields={"unit_id": "Required."})
+    if unit_id is not None:
+        unit = await get_unit(ctx, unit_id)
+        if unit is None:
+            raise ValidationFailed("Unknown unit.", fields={"unit_id": "No such unit."})
+        if not region.path.startswith(unit.region_path):
+            raise ValidationFailed(
+                "The account's region must lie within its unit's region.",
+                fields={"unit_id": "Serves another region."},
+            )
+        if actor is not None:
+            actor.require(Permission.MANAGE_USERS, unit.region_path)
     secret = password or one_time_password()
     pw_hash = await hash_password(secret)
     now = ctx.clock.now()
     async with ctx.db.write() as session:
-        if unit_id is not None:
-            unit = await store.get_unit(session, unit_id)
-            unit_region = await rooms.get_region(ctx, unit.region_id) if unit else None
-            if (
-                unit is None
-                or unit_region is None
-                or not unit_region.path.startswith(region.path[:3])
-            ):
-                raise ValidationFailed("Unknown unit.", fields={"unit_id": "No such unit."})
-            if actor is not None:
-                actor.require(Permission.MANAGE_USERS, unit_region.path)
         if await store.get_user_by_username(session, username) is not None:
             raise Conflict(f"The username {username} is taken.")
         user = StaffUser(

@@ -9,7 +9,7 @@ from aiohttp import BodyPartReader, web
 
 from server.accounts.actions import UnitView, list_units
 from server.core.auth import Permission
-from server.core.errors import BadRequest, NotFound, ValidationFailed
+from server.core.errors import BadRequest, Gone, NotFound, ValidationFailed
 from server.core.openapi import (
     array,
     boolean,
@@ -230,16 +230,7 @@ async def tracking_page(request: web.Request) -> web.Response:
 async def public_room(request: web.Request) -> web.Response:
     view = await actions.room_page(ctx_of(request), request.match_info["code"])
     if view.status is RoomCodeStatus.REVOKED:
-        return json_response(
-            {
-                "error": {
-                    "code": "gone",
-                    "message": "This room code is no longer in use.",
-                    "fields": {},
-                }
-            },
-            status=410,
-        )
+        raise Gone("This room code is no longer in use.")
     room = view.room
     return json_response(
         {

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from server.accounts import actions
+from server.accounts.model import UnitKind
 from server.core.auth import Role
 from server.core.clock import FakeClock
 from server.core.context import Context
@@ -162,3 +163,54 @@ async def test_audit_log_records_staff_actions(ctx: Context) -> None:
     dispatcher = await make_staff(ctx, Role.DISPATCHER, city.county)
     with pytest.raises(Forbidden):
         await actions.audit_log(ctx, dispatcher)
+
+
+async def test_a_handlers_unit_must_serve_its_region(ctx: Context) -> None:
+    city = await make_city(ctx)
+    park_unit = await actions.create_unit(
+        ctx, None, name="园区办", kind=UnitKind.TOWN, region_id=city.other_county.id
+    )
+    with pytest.raises(ValidationFailed, match="within its unit's region"):
+        await actions.create_user(
+            ctx,
+            None,
+            username="h.wrong",
+            display_name="错配",
+            role=Role.HANDLER,
+            region_id=city.town.id,
+            unit_id=park_unit.id,
+        )
+    with pytest.raises(ValidationFailed, match="works for a unit"):
+        await actions.create_user(
+            ctx,
+            None,
+            username="h.none",
+            display_name="无单位",
+            role=Role.HANDLER,
+            region_id=city.town.id,
+        )
+    with pytest.raises(ValidationFailed, match="Unknown unit"):
+        await actions.create_user(
+            ctx,
+            None,
+            username="h.ghost",
+            display_name="幽灵",
+            role=Role.HANDLER,
+            region_id=city.town.id,
+            unit_id=9999,
+        )
+    county_admin = await make_staff(ctx, Role.ADMIN, city.county)
+    with pytest.raises(Forbidden):
+        await actions.create_unit(
+            ctx, county_admin, name="越界", kind=UnitKind.TOWN, region_id=city.other_county.id
+        )
+    made = await actions.create_user(
+        ctx,
+        None,
+        username="h.right",
+        display_name="对的",
+        role=Role.HANDLER,
+        region_id=city.other_county.id,
+        unit_id=park_unit.id,
+    )
+    assert made.user.role is Role.HANDLER
