@@ -36,6 +36,7 @@ from server.core.web import (
 from server.rooms import http as rooms_http
 from server.settings import Settings
 from server.topics import actions as topic_actions
+from server.topics import admin_http as routing_http
 from server.topics import http as topics_http
 from server.topics.live import StaffNamespace
 
@@ -47,7 +48,7 @@ VENDOR_FILES = {
     "socket.io.min.js.map": NODE_MODULES / "socket.io-client" / "dist" / "socket.io.min.js.map",
 }
 
-FEATURE_ROUTES = (accounts_http.routes, rooms_http.routes, topics_http.routes)
+FEATURE_ROUTES = (accounts_http.routes, rooms_http.routes, topics_http.routes, routing_http.routes)
 FEATURE_OPENAPI = (accounts_http.OPENAPI, rooms_http.OPENAPI, topics_http.OPENAPI)
 
 
