@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from server.core.calendar import WorkCalendar
 
 PREFIX = "MASHANGYI_"
 
@@ -57,6 +59,19 @@ class Settings:
     trust_forwarded_for: bool = False
     session_hours: int = 12
     log_level: str = "INFO"
+    # Supervision (督办): working days per stage, the calendar, reminders.
+    deadline_days: Mapping[str, int] = field(default_factory=dict)  # stage -> working days
+    warn_days: int = 1
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    reminder_seconds: int = 60
+    webhook_url: str | None = None
+    webhook_secret: str = ""
+    # Similar topics (相似议题) and the cluster view of widespread matters.
+    similar_threshold: float = 0.2
+    cluster_threshold: float = 0.3
+    cluster_min_topics: int = 5
+    cluster_min_rooms: int = 3
+    cluster_days: int = 30
 
     @property
     def is_sqlite(self) -> bool:
@@ -109,6 +124,18 @@ class Settings:
             path = Path(raw) if raw else default
             return path if path.is_absolute() else base / path
 
+        def get_float(name: str, default: float) -> float:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigError(f"{PREFIX}{name} must be a number, got {raw!r}") from None
+            if not 0 < value <= 1:
+                raise ConfigError(f"{PREFIX}{name} must be above 0 and at most 1, got {value}")
+            return value
+
         data_dir = get_path("DATA_DIR", Path("var"))
         recordings_dir = get_path("RECORDINGS_DIR", Path("recordings"))
         uploads_dir = get_path("UPLOADS_DIR", data_dir / "uploads")
@@ -153,6 +180,14 @@ class Settings:
         max_photo_bytes = get_int("MAX_PHOTO_BYTES", 5 * 1024 * 1024, 64 * 1024, 50 * 1024 * 1024)
         max_photos = get_int("MAX_PHOTOS", 3, 0, 10)
 
+        webhook_url = get("WEBHOOK_URL")
+        if webhook_url is not None:
+            hook = urlsplit(webhook_url)
+            if hook.scheme not in {"http", "https"} or not hook.netloc:
+                raise ConfigError(
+                    f"{PREFIX}WEBHOOK_URL must be an absolute http(s) URL, got {webhook_url!r}"
+                )
+
         return cls(
             data_dir=data_dir,
             database_url=database_url,
@@ -178,7 +213,46 @@ class Settings:
             trust_forwarded_for=get_bool("TRUST_FORWARDED_FOR", False),
             session_hours=get_int("SESSION_HOURS", 12, 1, 24 * 30),
             log_level=log_level,
+            deadline_days=_deadline_days(get("DEADLINE_DAYS", "") or ""),
+            warn_days=get_int("WARN_DAYS", 1, 0, 30),
+            calendar=_calendar(get("HOLIDAYS", "") or "", get("WORKDAYS", "") or ""),
+            reminder_seconds=get_int("REMINDER_SECONDS", 60, 0, 86_400),
+            webhook_url=webhook_url,
+            webhook_secret=get("WEBHOOK_SECRET", "") or "",
+            similar_threshold=get_float("SIMILAR_THRESHOLD", 0.2),
+            cluster_threshold=get_float("CLUSTER_THRESHOLD", 0.3),
+            cluster_min_topics=get_int("CLUSTER_MIN_TOPICS", 5, 2, 1000),
+            cluster_min_rooms=get_int("CLUSTER_MIN_ROOMS", 3, 1, 1000),
+            cluster_days=get_int("CLUSTER_DAYS", 30, 1, 366),
         )
+
+
+def _deadline_days(raw: str) -> dict[str, int]:
+    """``accept=1,contact=3,resolve_individual=15,resolve_escalated=30``: working days per
+    stage. The stage names are checked against the policy when the app starts."""
+    days = {}
+    for item in filter(None, (p.strip() for p in raw.split(","))):
+        name, sep, value = item.partition("=")
+        value = value.strip()
+        if not sep or not value.isdigit() or not 1 <= int(value) <= 365:
+            raise ConfigError(
+                f"{PREFIX}DEADLINE_DAYS: {item!r} must be stage=days, days from 1 to 365"
+            )
+        days[name.strip()] = int(value)
+    return days
+
+
+def _calendar(holidays: str, workdays: str) -> WorkCalendar:
+    """Comma-separated ISO dates: the public holidays, and the weekend days worked (调休)."""
+    try:
+        return WorkCalendar.parse(
+            [d.strip() for d in holidays.split(",") if d.strip()],
+            [d.strip() for d in workdays.split(",") if d.strip()],
+        )
+    except ValueError as exc:
+        raise ConfigError(
+            f"{PREFIX}HOLIDAYS/WORKDAYS must be ISO dates (2026-10-01): {exc}"
+        ) from None
 
 
 def _normalise_database_url(url: str) -> str:

@@ -18,6 +18,7 @@ from server.accounts.model import (
 from server.accounts.tables import StaffSession, StaffUser, Unit
 from server.core.audit import AuditEntry, list_audit, record_audit
 from server.core.auth import (
+    PERMISSIONS,
     Permission,
     Principal,
     Role,
@@ -375,3 +376,16 @@ async def get_unit(ctx: Context, unit_id: int) -> UnitView | None:
         return None
     unit, region = found
     return UnitView(unit.id, unit.name, unit.kind, region.id, region.path)
+
+
+async def responsible_staff(ctx: Context, *, unit_id: int | None, region_path: str) -> list[int]:
+    """Who answers for a topic's stage: the unit's staff, or with no unit the staff who
+    dispatch topics in the region (those whose territory holds it)."""
+    if unit_id is not None:
+        async with ctx.db.read() as session:
+            rows = await store.active_users_with_regions(session, unit_id=unit_id, roles=())
+        return [user_id for user_id, _role, _path in rows]
+    roles = tuple(r for r, perms in PERMISSIONS.items() if Permission.DISPATCH_TOPICS in perms)
+    async with ctx.db.read() as session:
+        rows = await store.active_users_with_regions(session, unit_id=None, roles=roles)
+    return [user_id for user_id, _role, path in rows if region_path.startswith(path)]

@@ -83,3 +83,18 @@ async def list_units(session: AsyncSession) -> list[tuple[Unit, Region]]:
     return [
         (u, r) for u, r in (await session.execute(query.order_by(Region.path, Unit.name))).all()
     ]
+
+
+async def active_users_with_regions(
+    session: AsyncSession, *, unit_id: int | None, roles: tuple[str, ...]
+) -> list[tuple[int, str, str]]:
+    """Active staff of a unit, or of the given roles anywhere: (id, role, region path)."""
+    query = select(StaffUser.id, StaffUser.role, Region.path).join(
+        Region, StaffUser.region_id == Region.id
+    )
+    query = query.where(StaffUser.active)
+    if unit_id is not None:
+        query = query.where(StaffUser.unit_id == unit_id)
+    else:
+        query = query.where(StaffUser.role.in_(roles))
+    return [(i, str(r), p) for i, r, p in (await session.execute(query)).all()]

@@ -79,6 +79,15 @@ def transition(current: TopicStatus, target: TopicStatus) -> TopicStatus:
     return target
 
 
+class EventKind(StrEnum):
+    MOVE = "move"  # the status changed
+    CONTACT = "contact"  # the handler reached the resident (first contact)
+    PROGRESS = "progress"  # a note on how the work is going
+    PAUSE = "pause"  # the deadline clock stopped, with a reason
+    RESUME = "resume"
+    EXTENSION = "extension"  # more time asked for, approved or refused
+
+
 class ActorKind(StrEnum):
     RESIDENT = "resident"
     STAFF = "staff"

@@ -14,11 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.rooms.tables import Region, Room
 from server.topics.model import TopicKind, TopicSource, TopicStatus
+from server.topics.supervision import ExtensionStatus, Flag
 from server.topics.tables import (
+    DeadlineExtension,
+    Notification,
     RoutingRule,
     Topic,
     TopicCorrection,
     TopicCounter,
+    TopicDeadline,
     TopicEvent,
     TopicPhoto,
 )
@@ -54,6 +58,11 @@ async def insert_topics(session: AsyncSession, rows: list[dict[str, Any]]) -> li
 async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     if rows:
         await session.execute(insert(TopicEvent), rows)
+
+
+def new_event(**values: Any) -> TopicEvent:
+    """An event row for ``session.add``, when its id is needed (photos point at it)."""
+    return TopicEvent(**values)
 
 
 async def insert_photos(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -234,3 +243,167 @@ async def list_corrections(session: AsyncSession) -> list[tuple[str, str, str]]:
     query = select(TopicCorrection.text, TopicCorrection.field, TopicCorrection.to_label)
     rows = await session.execute(query.order_by(TopicCorrection.id))
     return [(text, field, label) for text, field, label in rows.all()]
+
+
+# --- supervision: deadlines, extensions, notifications -------------------------------------
+
+
+async def insert_deadlines(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(TopicDeadline), rows)
+
+
+async def open_deadlines(session: AsyncSession, topic_id: int) -> list[TopicDeadline]:
+    query = select(TopicDeadline).where(
+        TopicDeadline.topic_id == topic_id, TopicDeadline.closed_at.is_(None)
+    )
+    return list((await session.scalars(query.order_by(TopicDeadline.id))).all())
+
+
+async def list_deadlines(session: AsyncSession, topic_id: int) -> list[TopicDeadline]:
+    query = select(TopicDeadline).where(TopicDeadline.topic_id == topic_id)
+    return list((await session.scalars(query.order_by(TopicDeadline.id))).all())
+
+
+async def get_deadline(session: AsyncSession, deadline_id: int) -> TopicDeadline | None:
+    return await session.get(TopicDeadline, deadline_id)
+
+
+async def earliest_open_deadlines(
+    session: AsyncSession, topic_ids: list[int]
+) -> dict[int, tuple[datetime, bool]]:
+    """Per topic, its most pressing open deadline: (due, paused). Unpaused ones first."""
+    if not topic_ids:
+        return {}
+    query = select(TopicDeadline.topic_id, TopicDeadline.due_at, TopicDeadline.paused_at).where(
+        TopicDeadline.topic_id.in_(topic_ids), TopicDeadline.closed_at.is_(None)
+    )
+    found: dict[int, tuple[datetime, bool]] = {}
+    for topic_id, due, paused_at in (await session.execute(query)).all():
+        key = (due, paused_at is not None)
+        best = found.get(topic_id)
+        if best is None or (key[1], key[0]) < (best[1], best[0]):
+            found[topic_id] = key
+    return found
+
+
+async def due_deadlines(
+    session: AsyncSession, *, until: datetime, limit: int
+) -> list[tuple[TopicDeadline, Topic, Region]]:
+    """Open, running deadlines due by ``until``: the reminder sweep's work."""
+    query = (
+        select(TopicDeadline, Topic, Region)
+        .join(Topic, TopicDeadline.topic_id == Topic.id)
+        .join(Region, Topic.region_id == Region.id)
+        .where(
+            TopicDeadline.closed_at.is_(None),
+            TopicDeadline.paused_at.is_(None),
+            TopicDeadline.due_at <= until,
+        )
+        .order_by(TopicDeadline.due_at, TopicDeadline.id)
+        .limit(limit)
+    )
+    return [(d, t, g) for d, t, g in (await session.execute(query)).all()]
+
+
+async def mark_reminded(
+    session: AsyncSession, deadline_id: int, *, was: Flag, now_flag: Flag
+) -> bool:
+    """Claim a reminder: only one process moves a deadline from ``was`` to ``now_flag``."""
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(TopicDeadline)
+            .where(
+                TopicDeadline.id == deadline_id,
+                TopicDeadline.reminded == was,
+                TopicDeadline.closed_at.is_(None),
+            )
+            .values(reminded=now_flag)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount > 0
+
+
+async def insert_extension(session: AsyncSession, **values: Any) -> DeadlineExtension:
+    row = DeadlineExtension(**values)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def get_extension(session: AsyncSession, extension_id: int) -> DeadlineExtension | None:
+    return await session.get(DeadlineExtension, extension_id)
+
+
+async def list_extensions(session: AsyncSession, topic_id: int) -> list[DeadlineExtension]:
+    query = select(DeadlineExtension).where(DeadlineExtension.topic_id == topic_id)
+    return list((await session.scalars(query.order_by(DeadlineExtension.id))).all())
+
+
+async def pending_extension(session: AsyncSession, deadline_id: int) -> DeadlineExtension | None:
+    return await session.scalar(
+        select(DeadlineExtension).where(
+            DeadlineExtension.deadline_id == deadline_id,
+            DeadlineExtension.status == ExtensionStatus.REQUESTED,
+        )
+    )
+
+
+async def insert_notifications(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(Notification), rows)
+
+
+async def list_notifications(
+    session: AsyncSession, user_id: int, *, unread_only: bool, limit: int
+) -> list[Notification]:
+    query = select(Notification).where(Notification.user_id == user_id)
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    return list((await session.scalars(query.order_by(Notification.id.desc()).limit(limit))).all())
+
+
+async def count_unread(session: AsyncSession, user_id: int) -> int:
+    query = select(func.count(Notification.id)).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None)
+    )
+    return int(await session.scalar(query) or 0)
+
+
+async def mark_notifications_read(
+    session: AsyncSession, user_id: int, ids: list[int] | None, now: datetime
+) -> int:
+    query = update(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None)
+    )
+    if ids is not None:
+        query = query.where(Notification.id.in_(ids))
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            query.values(read_at=now).execution_options(synchronize_session=False)
+        ),
+    )
+    return result.rowcount
+
+
+async def changed_topics(
+    session: AsyncSession, *, since: datetime | None
+) -> list[tuple[int, int, datetime, datetime, str, str, TopicStatus]]:
+    """Topics changed at or after ``since`` (all, if None), for the similar-topic index:
+    (id, room, created, updated, title, description, status)."""
+    query = select(
+        Topic.id,
+        Topic.room_id,
+        Topic.created_at,
+        Topic.updated_at,
+        Topic.title,
+        Topic.description,
+        Topic.status,
+    )
+    if since is not None:
+        query = query.where(Topic.updated_at >= since)
+    rows = await session.execute(query.order_by(Topic.id))
+    return [tuple(r) for r in rows.all()]  # type: ignore[misc]

@@ -2,53 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import datetime, time, tzinfo
 from enum import StrEnum
 
+from server.core.calendar import WorkCalendar
 from server.topics.model import TopicStatus
-
-
-@dataclass(frozen=True, slots=True)
-class WorkCalendar:
-    """Monday to Friday, less public holidays, plus the weekend days worked instead
-    (调休), as the State Council publishes them each year."""
-
-    holidays: frozenset[date] = frozenset()
-    workdays: frozenset[date] = frozenset()
-
-    def is_working_day(self, day: date) -> bool:
-        if day in self.workdays:
-            return True
-        return day.weekday() < 5 and day not in self.holidays
-
-    def add_working_days(self, start: date, days: int) -> date:
-        """The date ``days`` working days after ``start`` (start itself does not count)."""
-        if days < 0:
-            raise ValueError("days must not be negative")
-        day, left = start, days
-        while left:
-            day += timedelta(days=1)
-            if self.is_working_day(day):
-                left -= 1
-        return day
-
-    def working_days_between(self, start: date, end: date) -> int:
-        """Working days after ``start`` up to and including ``end``."""
-        count, day = 0, start
-        while day < end:
-            day += timedelta(days=1)
-            count += self.is_working_day(day)
-        return count
-
-    @classmethod
-    def parse(cls, holidays: Iterable[str] = (), workdays: Iterable[str] = ()) -> WorkCalendar:
-        """From ISO dates, e.g. the ``MASHANGYI_HOLIDAYS`` list."""
-        return cls(
-            frozenset(date.fromisoformat(d) for d in holidays),
-            frozenset(date.fromisoformat(d) for d in workdays),
-        )
 
 
 class Stage(StrEnum):
@@ -86,6 +46,7 @@ class Flag(StrEnum):
     OK = "ok"
     NEAR = "near"  # yellow
     OVERDUE = "overdue"  # red
+    PAUSED = "paused"  # the clock is stopped
 
 
 def due_at(
@@ -113,3 +74,88 @@ def flag(now: datetime, due: datetime, policy: Policy, calendar: WorkCalendar, t
         return Flag.OVERDUE
     left = calendar.working_days_between(now.astimezone(tz).date(), due.astimezone(tz).date())
     return Flag.NEAR if left <= policy.warn_days else Flag.OK
+
+
+class ExtensionStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    DENIED = "denied"
+
+
+class Outcome(StrEnum):
+    """How a stage's deadline ended."""
+
+    MET = "met"  # done by the deadline
+    LATE = "late"  # done after it
+    CANCELLED = "cancelled"  # no longer applies (sent elsewhere, merged, rejected)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a move does to a topic's deadlines: stages done, dropped and started."""
+
+    done: frozenset[Stage] = frozenset()
+    cancel: frozenset[Stage] = frozenset()
+    start: tuple[Stage, ...] = ()
+
+
+_ALL = frozenset(Stage)
+_HANDLING = frozenset({Stage.CONTACT, Stage.RESOLVE_INDIVIDUAL})
+S = TopicStatus
+
+
+def plan_for_move(current: TopicStatus | None, target: TopicStatus) -> Plan:
+    """The deadline changes a move brings; ``current`` is None for a new topic.
+
+    Accepting, rejecting or merging a new topic is the decision the accept stage asks
+    for. Assigning to a town or department starts first contact and resolution for that
+    unit; sending it back to a relay drops them. Escalation replaces the individual
+    resolution deadline with the escalated one (contact still stands). Resolving ends
+    resolution; a rejected or merged topic drops what is left. Reopening starts
+    resolution again.
+    """
+    done: set[Stage] = set()
+    if current is S.SUBMITTED:
+        done.add(Stage.ACCEPT)
+    if current is None:
+        return Plan(start=(Stage.ACCEPT,))
+    if target is S.ASSIGNED:
+        return Plan(frozenset(done), _HANDLING, (Stage.CONTACT, Stage.RESOLVE_INDIVIDUAL))
+    if target is S.DISPATCHED:
+        return Plan(frozenset(done), _HANDLING)
+    if target is S.ESCALATED:
+        drop = frozenset({Stage.RESOLVE_INDIVIDUAL})
+        return Plan(frozenset(done), drop, (Stage.RESOLVE_ESCALATED,))
+    if target is S.RESOLVED:
+        done |= {Stage.RESOLVE_INDIVIDUAL, Stage.RESOLVE_ESCALATED}
+        return Plan(frozenset(done), _ALL - done)
+    if target in (S.REJECTED, S.MERGED):
+        return Plan(frozenset(done), _ALL - done)
+    if target is S.REOPENED:
+        return Plan(start=(Stage.RESOLVE_INDIVIDUAL,))
+    return Plan(frozenset(done))
+
+
+def outcome(closed: datetime, due: datetime, *, paused: bool) -> Outcome:
+    """Met or late; time on a pause never makes a stage late."""
+    return Outcome.MET if paused or closed <= due else Outcome.LATE
+
+
+def near_until(now: datetime, policy: Policy, calendar: WorkCalendar, tz: tzinfo) -> datetime:
+    """Deadlines up to this moment are near (yellow): the same test as ``flag`` as a bound
+    a query can use."""
+    last = calendar.add_working_days(now.astimezone(tz).date(), policy.warn_days)
+    return datetime.combine(last, time(23, 59, 59), tz)
+
+
+def make_policy(days: Mapping[str, int], warn_days: int) -> Policy:
+    """The policy from settings (``MASHANGYI_DEADLINE_DAYS``); stages left out keep their
+    defaults. Raises ValueError naming an unknown stage."""
+    merged = dict(Policy().days)
+    for name, value in days.items():
+        try:
+            merged[Stage(name)] = value
+        except ValueError:
+            known = ", ".join(Stage)
+            raise ValueError(f"unknown stage {name!r} (known: {known})") from None
+    return Policy(merged, warn_days)

@@ -18,7 +18,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.core.db import Base, UTCDateTime, enum_column
-from server.topics.model import ActorKind, TopicKind, TopicSource, TopicStatus
+from server.topics.model import ActorKind, EventKind, TopicKind, TopicSource, TopicStatus
+from server.topics.supervision import ExtensionStatus, Flag, Outcome, Stage
 
 
 class Topic(Base):
@@ -27,6 +28,8 @@ class Topic(Base):
         Index("ix_topics_region_id_id", "region_id", "id"),
         Index("ix_topics_room_id_id", "room_id", "id"),
         Index("ix_topics_status_id", "status", "id"),
+        # The similar-topic index catches up on changes made by other processes.
+        Index("ix_topics_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -74,6 +77,9 @@ class TopicPhoto(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     size: Mapped[int] = mapped_column(Integer)
+    # Set for photos a handler attached to an event (the result of a resolved topic);
+    # the resident's own photos have none.
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("topic_events.id"))
 
 
 class TopicEvent(Base):
@@ -92,6 +98,11 @@ class TopicEvent(Base):
     to_status: Mapped[TopicStatus] = mapped_column(enum_column(TopicStatus, "event_to_status"))
     note: Mapped[str] = mapped_column(Text, default="")
     public: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A move, or a record that leaves the status as it is (from == to): contact with the
+    # resident, a progress note, a pause or resumption, an extension asked or decided.
+    kind: Mapped[EventKind] = mapped_column(
+        enum_column(EventKind, "event_kind"), default=EventKind.MOVE, server_default="move"
+    )
 
 
 class TopicCorrection(Base):
@@ -133,3 +144,66 @@ class TopicCounter(Base):
 
     key: Mapped[str] = mapped_column(String(16), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TopicDeadline(Base):
+    """One supervised stage of a topic (督办): who must act, by when, and how it ended.
+
+    Open while ``closed_at`` is null. Pausing stops the clock; the working days spent
+    paused and approved extensions push ``due_at`` back. ``reminded`` is the last flag
+    the responsible staff were told about, so each reminder goes out once.
+    """
+
+    __tablename__ = "topic_deadlines"
+    __table_args__ = (Index("ix_topic_deadlines_open_due", "closed_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), index=True)
+    stage: Mapped[Stage] = mapped_column(enum_column(Stage, "deadline_stage"))
+    # The responsible unit; none for acceptance, which is the dispatchers' own.
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pause_reason: Mapped[str] = mapped_column(String(200), default="")
+    paused_days: Mapped[int] = mapped_column(Integer, default=0)
+    extension_days: Mapped[int] = mapped_column(Integer, default=0)
+    reminded: Mapped[Flag] = mapped_column(enum_column(Flag, "deadline_flag"), default=Flag.OK)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[Outcome | None] = mapped_column(enum_column(Outcome, "deadline_outcome"))
+
+
+class DeadlineExtension(Base):
+    """A request for more time on a stage, and the supervisor's decision."""
+
+    __tablename__ = "deadline_extensions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deadline_id: Mapped[int] = mapped_column(ForeignKey("topic_deadlines.id"), index=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), index=True)
+    days: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(500))
+    status: Mapped[ExtensionStatus] = mapped_column(
+        enum_column(ExtensionStatus, "extension_status")
+    )
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str] = mapped_column(String(500), default="")
+
+
+class Notification(Base):
+    """An in-app message to one staff member, e.g. a deadline reminder."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    # What the page needs to say it in the reader's language: number, stage, due time.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

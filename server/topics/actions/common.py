@@ -29,6 +29,11 @@ def unit_room(unit_id: int) -> str:
     return f"unit:{unit_id}"
 
 
+def user_room(user_id: int) -> str:
+    """The socket.io room of one staff member's consoles (their notifications)."""
+    return f"user:{user_id}"
+
+
 def region_room(region_id: int) -> str:
     """The socket.io room of staff whose territory is this region."""
     return f"region:{region_id}"

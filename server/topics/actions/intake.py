@@ -23,6 +23,7 @@ from server.rooms import actions as rooms
 from server.rooms.actions import RoomView
 from server.rooms.model import RoomCodeStatus
 from server.topics import store
+from server.topics.actions import deadlines
 from server.topics.actions.classification import classifier
 from server.topics.actions.common import (
     MAX_MERGE_CHAIN,
@@ -41,6 +42,7 @@ from server.topics.model import (
     mask_phone,
 )
 from server.topics.store import TopicFilter
+from server.topics.supervision import Stage
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,7 @@ def tracking_url(ctx: Context, token: str) -> str:
     return f"{ctx.settings.public_base_url}/t/{token}"
 
 
-async def _clean_photos(ctx: Context, uploads: list[Upload]) -> list[CleanImage]:
+async def clean_photos(ctx: Context, uploads: list[Upload]) -> list[CleanImage]:
     if len(uploads) > ctx.settings.max_photos:
         raise ValidationFailed(
             f"At most {ctx.settings.max_photos} photos.",
@@ -175,7 +177,7 @@ async def submit_topic(
     if clean is None:
         raise ValidationFailed("Some fields need attention.", fields=errors)
     room = await _resolve_room(ctx, room_code=room_code, room_id=room_id, actor=actor)
-    images = await _clean_photos(ctx, photos)
+    images = await clean_photos(ctx, photos)
 
     now = ctx.clock.now()
     local = now.astimezone(LOCAL_TZ)
@@ -294,8 +296,14 @@ async def _store_topics(
             item.values["number"] = format_number(prefix, item.year, seq)
     numbers: list[str] = [item.values["number"] for item in items]
     ids = await store.insert_topics(session, [item.values for item in items])
-    events, photos = [], []
+    events, photos, clocks = [], [], []
+    pol = deadlines.policy(ctx)
     for topic_id, item in zip(ids, items, strict=True):
+        clocks.append(
+            deadlines.new_deadline(
+                ctx, pol, topic_id, Stage.ACCEPT, None, item.values["created_at"]
+            )
+        )
         staff = item.values["entered_by_id"]
         events.append(
             {
@@ -331,6 +339,7 @@ async def _store_topics(
             )
     await store.insert_events(session, events)
     await store.insert_photos(session, photos)
+    await store.insert_deadlines(session, clocks)
     await session.flush()
     ctx.files.place([file for item in items for _, file in item.photos])
     return list(zip(ids, numbers, strict=True))

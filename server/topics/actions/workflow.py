@@ -7,6 +7,7 @@ check is inside the UPDATE), and appends the event the submitter's timeline show
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,12 +24,16 @@ from server.core.errors import (
     StaleUpdate,
     ValidationFailed,
 )
+from server.core.files import StagedFile
+from server.core.images import CleanImage
 from server.topics import store
+from server.topics.actions import deadlines
 from server.topics.actions.common import MAX_NOTE, StaffTopic, publish_for_region
 from server.topics.actions.queue import topic_detail
 from server.topics.model import (
     HANDLER_MOVES,
     ActorKind,
+    EventKind,
     InvalidTransition,
     Rule,
     TopicStatus,
@@ -85,6 +90,7 @@ async def _apply_move(
     note: str,
     values: dict[str, Any] | None = None,
     action: str = "topic.move",
+    photos: Sequence[tuple[CleanImage, StagedFile]] = (),
 ) -> StaffTopic:
     topic_id = place.topic.id
     now = ctx.clock.now()
@@ -109,21 +115,41 @@ async def _apply_move(
             values={"status": target, **(values or {})},
         ):  # another process won the race between our read and our update
             raise StaleUpdate("The topic changed while you were acting; reload it.")
-        await store.insert_events(
-            session,
-            [
-                {
-                    "topic_id": topic_id,
-                    "at": now,
-                    "actor_kind": ActorKind.STAFF,
-                    "actor_id": actor.user_id,
-                    "from_status": current.status,
-                    "to_status": target,
-                    "note": note,
-                    "public": True,
-                }
-            ],
+        event = store.new_event(
+            topic_id=topic_id,
+            at=now,
+            actor_kind=ActorKind.STAFF,
+            actor_id=actor.user_id,
+            from_status=current.status,
+            to_status=target,
+            note=note,
+            public=True,
+            kind=EventKind.MOVE,
         )
+        session.add(event)
+        unit_id = (values or {}).get("unit_id", current.unit_id)
+        await deadlines.apply_plan(
+            ctx, session, topic_id, current.status, target, unit_id=unit_id, now=now
+        )
+        if photos:
+            await session.flush()  # the event's id, for its photos
+            await store.insert_photos(
+                session,
+                [
+                    {
+                        "topic_id": topic_id,
+                        "event_id": event.id,
+                        "position": 100 + i,  # after the resident's own photos
+                        "relpath": file.relpath,
+                        "width": image.width,
+                        "height": image.height,
+                        "size": len(image.data),
+                    }
+                    for i, (image, file) in enumerate(photos)
+                ],
+            )
+            await session.flush()
+            ctx.files.place([file for _, file in photos])
         record_audit(
             session,
             at=now,
@@ -161,8 +187,12 @@ async def move_topic(
     unit or a surviving topic).
     """
     note = _check_note(note)
-    if target is TopicStatus.REJECTED and not note:
-        raise ValidationFailed("Say why the topic is rejected.", fields={"note": "Required."})
+    needs_note = {
+        TopicStatus.REJECTED: "Say why the topic is rejected.",
+        TopicStatus.RESOLVED: "Describe the result for the resident.",
+        TopicStatus.REOPENED: "Say why the topic is reopened.",
+    }
+
     if target in (TopicStatus.MERGED, TopicStatus.DISPATCHED, TopicStatus.ASSIGNED):
         raise ValidationFailed(
             f"Moving to {target} names a {'topic' if target is TopicStatus.MERGED else 'unit'};"
@@ -171,6 +201,12 @@ async def move_topic(
         )
     place = await _load(ctx, topic_id)
     _may_move(actor, place, target)
+    try:  # the move's own check, again in its transaction; first so it is what they hear
+        transition(place.topic.status, target)
+    except InvalidTransition as exc:
+        raise InvalidTransitionError(str(exc), fields={"status": place.topic.status}) from None
+    if target in needs_note and not note:
+        raise ValidationFailed(needs_note[target], fields={"note": "Required."})
     return await _apply_move(ctx, actor, place, target, version=version, note=note)
 
 
