@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -34,10 +36,12 @@ from server.core.web import (
     security_headers_middleware,
 )
 from server.rooms import http as rooms_http
-from server.settings import Settings
+from server.settings import ConfigError, Settings
 from server.topics import actions as topic_actions
 from server.topics import admin_http as routing_http
+from server.topics import handling_http
 from server.topics import http as topics_http
+from server.topics.actions import deadlines, similarity
 from server.topics.live import StaffNamespace
 
 log = logging.getLogger(__name__)
@@ -48,8 +52,19 @@ VENDOR_FILES = {
     "socket.io.min.js.map": NODE_MODULES / "socket.io-client" / "dist" / "socket.io.min.js.map",
 }
 
-FEATURE_ROUTES = (accounts_http.routes, rooms_http.routes, topics_http.routes, routing_http.routes)
-FEATURE_OPENAPI = (accounts_http.OPENAPI, rooms_http.OPENAPI, topics_http.OPENAPI)
+FEATURE_ROUTES = (
+    accounts_http.routes,
+    rooms_http.routes,
+    topics_http.routes,
+    handling_http.routes,
+    routing_http.routes,
+)
+FEATURE_OPENAPI = (
+    accounts_http.OPENAPI,
+    rooms_http.OPENAPI,
+    topics_http.OPENAPI,
+    handling_http.OPENAPI,
+)
 
 
 def openapi_document() -> dict[str, Any]:
@@ -119,6 +134,10 @@ def create_app(
     sio.attach(app)
     app[SIO] = sio
 
+    try:
+        deadlines.policy_of(settings)  # an unknown stage in MASHANGYI_DEADLINE_DAYS
+    except ValueError as exc:
+        raise ConfigError(f"MASHANGYI_DEADLINE_DAYS: {exc}") from None
     db = Database(settings.database_url)
     if limiter is None:
         if settings.redis_url:
@@ -141,7 +160,18 @@ def create_app(
     async def resources(app: web.Application) -> AsyncIterator[None]:
         # Load (or train) the topic classifier before taking requests, not on the first one.
         await topic_actions.classifier(ctx)
+        similar_index = similarity.start_building(ctx)
+        reminders = (
+            asyncio.get_running_loop().create_task(deadlines.reminder_loop(ctx))
+            if settings.reminder_seconds
+            else None
+        )
         yield
+        for task in (reminders, similar_index):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await limiter.close()
         await db.close()
 

@@ -38,11 +38,21 @@ from server.core.web import (
 from server.rooms.actions import list_region_tree
 from server.rooms.model import RoomCodeStatus
 from server.topics import actions
-from server.topics.actions import PublicTopic, SubmittedTopic, TrackedTopic, Upload
+from server.topics.actions import PublicEvent, PublicTopic, SubmittedTopic, TrackedTopic, Upload
+from server.topics.actions.handling import CONTACT_METHODS
 from server.topics.classify import CATEGORIES, SUBJECTS
-from server.topics.model import LIMITS, Submission, TopicKind, TopicSource, TopicStatus
+from server.topics.model import (
+    LIMITS,
+    TRANSITIONS,
+    Submission,
+    TopicKind,
+    TopicSource,
+    TopicStatus,
+)
 
 routes = web.RouteTableDef()
+# States a duplicate can be merged from (the workflow table has the move).
+MERGEABLE = frozenset(s for s, moves in TRANSITIONS.items() if TopicStatus.MERGED in moves)
 MAX_TEXT_PART = 16 * 1024
 TEXT_FIELDS = ("title", "description", "kind", "name", "phone", "consent", "room_id")
 
@@ -57,14 +67,16 @@ async def _read_part(part: BodyPartReader, cap: int, name: str) -> bytes:
     return b"".join(chunks)
 
 
-async def read_submission(request: web.Request) -> tuple[dict[str, Any], list[Upload]]:
+async def read_submission(
+    request: web.Request, *, names: tuple[str, ...] = TEXT_FIELDS
+) -> tuple[dict[str, Any], list[Upload]]:
     """The form's fields and photos, from multipart (browsers) or JSON (API clients)."""
     if request.content_type == "application/json":
         data = await read_json(request)
         return data, []
     if request.content_type == "application/x-www-form-urlencoded":
         posted = await request.post()
-        return {k: v for k, v in posted.items() if k in TEXT_FIELDS and isinstance(v, str)}, []
+        return {k: v for k, v in posted.items() if k in names and isinstance(v, str)}, []
     if request.content_type != "multipart/form-data":
         raise BadRequest("Send multipart/form-data, a urlencoded form or JSON.")
     settings = ctx_of(request).settings
@@ -86,7 +98,7 @@ async def read_submission(request: web.Request) -> tuple[dict[str, Any], list[Up
             photo = await _read_part(part, settings.max_photo_bytes, "photos")
             if photo:
                 photos.append(Upload(part.filename, photo))
-        elif part.name in TEXT_FIELDS:
+        elif part.name in names:
             raw = await _read_part(part, MAX_TEXT_PART, part.name)
             try:
                 fields[part.name] = raw.decode("utf-8")
@@ -143,6 +155,16 @@ def public_topic_json(t: PublicTopic) -> dict[str, Any]:
     }
 
 
+def _public_event(e: PublicEvent) -> dict[str, Any]:
+    return {
+        "at": e.at.isoformat(),
+        "status": e.status,
+        "kind": e.kind,
+        "note": e.note,
+        "photo_ids": list(e.photo_ids),
+    }
+
+
 def tracked_json(t: TrackedTopic) -> dict[str, Any]:
     return {
         "number": t.number,
@@ -153,19 +175,14 @@ def tracked_json(t: TrackedTopic) -> dict[str, Any]:
         "room": {"name": t.room_name, "code": t.room_code},
         "created_at": t.created_at.isoformat(),
         "photo_ids": list(t.photo_ids),
-        "timeline": [
-            {"at": e.at.isoformat(), "status": e.status, "note": e.note} for e in t.timeline
-        ],
+        "timeline": [_public_event(e) for e in t.timeline],
         "followed": None
         if t.followed is None
         else {
             "number": t.followed.number,
             "title": t.followed.title,
             "status": t.followed.status,
-            "timeline": [
-                {"at": e.at.isoformat(), "status": e.status, "note": e.note}
-                for e in t.followed.timeline
-            ],
+            "timeline": [_public_event(e) for e in t.followed.timeline],
         },
     }
 
@@ -309,6 +326,9 @@ async def list_topics(request: web.Request) -> web.Response:
         kind=kind,
         source=source,
         search=q.get("q") or None,
+        subjects=tuple(c for c in q.get("subject", "").split(",") if c),
+        unit_id=int_param(q.get("unit_id"), "unit_id", lo=1),
+        flag=q.get("flag") or None,
         limit=limit or 50,
         before_id=int_param(q.get("before_id"), "before_id", lo=1),
     )
@@ -366,6 +386,8 @@ async def topic_page(request: web.Request) -> web.Response:
             "can_correct": principal.can(Permission.DISPATCH_TOPICS),
             "categories": CATEGORIES,
             "subjects": SUBJECTS,
+            "contact_methods": CONTACT_METHODS,
+            "mergeable": MERGEABLE,
         },
     )
 
@@ -529,7 +551,12 @@ async def topics_page(request: web.Request) -> web.Response:
     return render(
         request,
         "staff_topics.html",
-        {"regions": regions, "statuses": list(TopicStatus), "kinds": list(TopicKind)},
+        {
+            "regions": regions,
+            "statuses": list(TopicStatus),
+            "kinds": list(TopicKind),
+            "subjects": SUBJECTS,
+        },
     )
 
 
@@ -565,7 +592,7 @@ _MULTIPART = obj(
     {**_SUBMISSION_FIELDS, "photos": array(string(format="binary"))},
     ["title", "description", "kind"],
 )
-_STAFF_TOPIC = obj(
+STAFF_TOPIC_SCHEMA = obj(
     {
         "id": integer(),
         "number": string(),
@@ -582,6 +609,10 @@ _STAFF_TOPIC = obj(
         "created_at": string(format="date-time"),
         "version": integer(),
         "unit_id": integer(nullable=True),
+        "deadline": {
+            **obj({"flag": string(nullable=True), "due_at": string(format="date-time")}),
+            "nullable": True,
+        },
         "classification": obj(
             {
                 "category": string(nullable=True),
@@ -612,7 +643,15 @@ _RULE = obj(
         "unit_id": integer(),
     }
 )
-_PUBLIC_EVENT = obj({"at": string(format="date-time"), "status": string(), "note": string()})
+_PUBLIC_EVENT = obj(
+    {
+        "at": string(format="date-time"),
+        "status": string(),
+        "kind": string(),
+        "note": string(),
+        "photo_ids": array(integer()),
+    }
+)
 
 
 def _submit_op(summary: str, *, staff: bool) -> dict[str, Any]:
@@ -721,12 +760,15 @@ OPENAPI = {
                 query_param("kind"),
                 query_param("source"),
                 query_param("q"),
+                query_param("subject", description="comma-separated subjects"),
+                query_param("unit_id", integer()),
+                query_param("flag", description="overdue (red) or near (yellow)"),
                 query_param("limit", integer()),
                 query_param("before_id", integer()),
             ],
             ok=obj(
                 {
-                    "topics": array(_STAFF_TOPIC),
+                    "topics": array(STAFF_TOPIC_SCHEMA),
                     "total": integer(),
                     "next_before_id": integer(nullable=True),
                 }
@@ -742,7 +784,7 @@ OPENAPI = {
             params=[path_param("topic_id", integer())],
             ok=obj(
                 {
-                    **_STAFF_TOPIC["properties"],
+                    **STAFF_TOPIC_SCHEMA["properties"],
                     "events": array(
                         obj(
                             {
@@ -778,7 +820,7 @@ OPENAPI = {
                 },
                 ["to", "version"],
             ),
-            ok=_STAFF_TOPIC,
+            ok=STAFF_TOPIC_SCHEMA,
             errors=(400, 404, 409),
         )
     },
@@ -792,7 +834,7 @@ OPENAPI = {
                 {"into_id": integer(), "version": integer(), "note": string()},
                 ["into_id", "version"],
             ),
-            ok=_STAFF_TOPIC,
+            ok=STAFF_TOPIC_SCHEMA,
             errors=(400, 404, 409),
         )
     },
@@ -805,7 +847,7 @@ OPENAPI = {
             body=obj(
                 {"version": integer(), "category": string(), "subject": string()}, ["version"]
             ),
-            ok=_STAFF_TOPIC,
+            ok=STAFF_TOPIC_SCHEMA,
             errors=(400, 404, 409),
         )
     },
@@ -817,7 +859,7 @@ OPENAPI = {
             staff=True,
             params=[path_param("topic_id", integer())],
             body=obj({"version": integer(), "unit_id": integer(), "note": string()}, ["version"]),
-            ok=_STAFF_TOPIC,
+            ok=STAFF_TOPIC_SCHEMA,
             errors=(400, 404, 409),
         )
     },
@@ -843,7 +885,7 @@ OPENAPI = {
                                 "id": integer(),
                                 "ok": boolean(),
                                 "error": string(nullable=True),
-                                "topic": {**_STAFF_TOPIC, "nullable": True},
+                                "topic": {**STAFF_TOPIC_SCHEMA, "nullable": True},
                             }
                         )
                     )

@@ -17,6 +17,7 @@ from server.core.auth import Permission
 from server.core.context import Context
 from server.core.web import SESSION_COOKIE
 from server.topics.actions import STAFF_NAMESPACE, region_room, unit_room
+from server.topics.actions.common import user_room
 
 
 class StaffNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
@@ -38,4 +39,5 @@ class StaffNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             await self.enter_room(sid, unit_room(principal.unit_id))
         else:
             raise socketio.exceptions.ConnectionRefusedError("forbidden")
+        await self.enter_room(sid, user_room(principal.user_id))  # their notifications
         await self.save_session(sid, {"user_id": principal.user_id})

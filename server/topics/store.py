@@ -87,6 +87,18 @@ async def get_topic_with_place(
     return (row[0], row[1], row[2]) if row else None
 
 
+async def topics_with_places(
+    session: AsyncSession, topic_ids: list[int]
+) -> list[tuple[Topic, Room, Region]]:
+    query = (
+        select(Topic, Room, Region)
+        .join(Room, Topic.room_id == Room.id)
+        .join(Region, Topic.region_id == Region.id)
+        .where(Topic.id.in_(topic_ids))
+    )
+    return [(t, room, region) for t, room, region in (await session.execute(query)).all()]
+
+
 async def update_topic(
     session: AsyncSession,
     topic_id: int,
@@ -188,6 +200,10 @@ class TopicFilter:
     room_id: int | None = None
     unit_id: int | None = None
     search: str | None = None
+    subjects: tuple[str, ...] = ()
+    # Topics with a running deadline due in [due_from, due_before): red or yellow.
+    due_from: datetime | None = None
+    due_before: datetime | None = None
 
 
 def _filtered(f: TopicFilter) -> Select[Topic, Room, Region]:
@@ -210,6 +226,19 @@ def _filtered(f: TopicFilter) -> Select[Topic, Room, Region]:
         query = query.where(Topic.room_id == f.room_id)
     if f.unit_id is not None:
         query = query.where(Topic.unit_id == f.unit_id)
+    if f.subjects:
+        query = query.where(Topic.subject.in_(f.subjects))
+    if f.due_from is not None or f.due_before is not None:
+        due = select(TopicDeadline.id).where(
+            TopicDeadline.topic_id == Topic.id,
+            TopicDeadline.closed_at.is_(None),
+            TopicDeadline.paused_at.is_(None),
+        )
+        if f.due_from is not None:
+            due = due.where(TopicDeadline.due_at >= f.due_from)
+        if f.due_before is not None:
+            due = due.where(TopicDeadline.due_at < f.due_before)
+        query = query.where(due.exists())
     if f.search:
         term = f.search.strip()
         query = query.where(

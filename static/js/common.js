@@ -92,5 +92,16 @@
       { dateStyle: "medium", timeStyle: "short" });
   });
 
-  window.MSY = { t, api, showErrors, clearErrors, errorText, el, formJson };
+  /* The unread count beside the notifications link; live pages update it too. */
+  const unread = document.getElementById("unread");
+  function setUnread(n) {
+    if (!unread) return;
+    unread.textContent = n > 99 ? "99+" : String(n);
+    unread.hidden = !n;
+  }
+  if (unread) {
+    api("GET", "/api/staff/notifications?unread=1&limit=1").then((r) => { if (r.ok) setUnread(r.data.unread); });
+  }
+
+  window.MSY = { setUnread, t, api, showErrors, clearErrors, errorText, el, formJson };
 })();

@@ -23,8 +23,17 @@
     return params;
   }
 
+  /* Red when overdue, yellow when near, grey while paused; the due time on hover. */
+  function deadlineBadge(deadline) {
+    if (!deadline || !deadline.flag || deadline.flag === "ok") return "";
+    const due = new Date(deadline.due_at).toLocaleString(document.documentElement.lang);
+    return el("span", { class: "flag flag-" + deadline.flag, title: t("deadline.due") + " " + due }, " " + t("flag." + deadline.flag));
+  }
+
   function matches(topic) {
     const f = Object.fromEntries(new FormData(filters).entries());
+    if (f.flag) return false;  // deadlines are not in a live event; a reload applies the filter
+    if (f.subject && topic.classification.subject !== f.subject) return false;
     if (f.status && topic.status !== f.status) return false;
     if (f.kind && topic.kind !== f.kind) return false;
     if (f.category && topic.category !== f.category) return false;
@@ -43,7 +52,8 @@
       el("td", {}, t("topic.kind." + topic.kind), topic.category ? el("small", {}, " · " + t("category." + topic.category)) : ""),
       el("td", {}, t("source." + topic.source)),
       el("td", { class: "status-cell" }, el("span", { class: "status status-" + topic.status }, t("status." + topic.status)),
-        unit ? el("small", { class: "unit" }, " → " + unit) : ""),
+        unit ? el("small", { class: "unit" }, " → " + unit) : "",
+        deadlineBadge(topic.deadline)),
       el("td", {}, [topic.submitter.name, topic.submitter.phone].filter(Boolean).join(" ")),
       el("td", {}, when.toLocaleString(document.documentElement.lang)),
     ];
@@ -196,6 +206,9 @@
   const socket = io("/staff", { transports: ["websocket"] });
   socket.on("connect", () => { live.classList.add("on"); load(false); });
   socket.on("disconnect", () => live.classList.remove("on"));
+  socket.on("notification", () => {
+    api("GET", "/api/staff/notifications?unread=1&limit=1").then((r) => { if (r.ok) window.MSY.setUnread(r.data.unread); });
+  });
   socket.on("topic", (event) => {
     if (event.op !== "submitted") {
       refresh(event.topic);

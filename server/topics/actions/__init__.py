@@ -37,6 +37,12 @@ from server.topics.actions.queue import (
     topic_detail,
 )
 from server.topics.actions.routing import RuleView, delete_rule, list_rules, set_rule
+from server.topics.actions.similarity import (
+    ClusterView,
+    SimilarTopic,
+    similar_for_topic,
+    topic_clusters,
+)
 from server.topics.actions.workflow import (
     RouteOutcome,
     merge_topic,
@@ -48,6 +54,7 @@ from server.topics.actions.workflow import (
 
 __all__ = [
     "STAFF_NAMESPACE",
+    "ClusterView",
     "FollowedTopic",
     "NewTopic",
     "PublicEvent",
@@ -55,6 +62,7 @@ __all__ = [
     "RoomPageView",
     "RouteOutcome",
     "RuleView",
+    "SimilarTopic",
     "StaffEvent",
     "StaffTopic",
     "SubmittedTopic",
@@ -75,10 +83,12 @@ __all__ = [
     "route_topic",
     "route_topics",
     "set_rule",
+    "similar_for_topic",
     "staff_photo",
     "store",
     "submit_topic",
     "suggest_unit",
+    "topic_clusters",
     "topic_detail",
     "track_topic",
     "tracked_photo",

@@ -64,6 +64,9 @@ class StaffTopic:
     category_confidence: float | None = None
     subject_confidence: float | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    # The most pressing open deadline, when the caller looked it up.
+    flag: str | None = None
+    due_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,6 +92,9 @@ class StaffTopic:
                 "evidence": self.evidence,
             },
             "created_at": self.created_at.isoformat(),
+            "deadline": {"flag": self.flag, "due_at": self.due_at.isoformat()}
+            if self.due_at
+            else None,
         }
 
 

@@ -23,6 +23,7 @@ from server.core.clock import LOCAL_TZ
 from server.core.context import Context
 from server.core.errors import Conflict, Forbidden, ValidationFailed
 from server.core.webhook import post_json
+from server.settings import Settings
 from server.topics import store
 from server.topics.actions.common import STAFF_NAMESPACE, user_room
 from server.topics.model import ActorKind, EventKind, TopicStatus
@@ -46,8 +47,13 @@ MAX_EXTENSION_DAYS = 30
 REASON_LIMITS = (2, 200)
 
 
+def policy_of(settings: Settings) -> Policy:
+    """Raises ValueError for an unknown stage; the app checks this as it starts."""
+    return make_policy(settings.deadline_days, settings.warn_days)
+
+
 def policy(ctx: Context) -> Policy:
-    return make_policy(ctx.settings.deadline_days, ctx.settings.warn_days)
+    return policy_of(ctx.settings)
 
 
 def _due(

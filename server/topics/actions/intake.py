@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,7 @@ from server.topics.actions.common import (
 )
 from server.topics.model import (
     ActorKind,
+    EventKind,
     Submission,
     TopicKind,
     TopicSource,
@@ -43,6 +45,7 @@ from server.topics.model import (
 )
 from server.topics.store import TopicFilter
 from server.topics.supervision import Stage
+from server.topics.tables import TopicEvent, TopicPhoto
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,20 @@ class PublicEvent:
     at: datetime
     status: TopicStatus
     note: str
+    kind: EventKind = EventKind.MOVE
+    photo_ids: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, e: TopicEvent, photos: Sequence[TopicPhoto] = ()) -> PublicEvent:
+        """The submitter's view of an event: what happened, never staff-only detail.
+
+        A contact record shows only how the resident was reached (its note stays with
+        the staff); photos are those attached to the event (a result's).
+        """
+        note = e.note.split(":", 1)[0] if e.kind is EventKind.CONTACT else e.note
+        return cls(
+            e.at, e.to_status, note, e.kind, tuple(p.id for p in photos if p.event_id == e.id)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +392,7 @@ async def track_topic(ctx: Context, token: str) -> TrackedTopic:
             raise NotFound("No topic behind this link.")
         events = await store.list_events(session, topic.id, public_only=True)
         photos = await store.list_photos(session, topic.id)
+        own = [p for p in photos if p.event_id is None]
         followed = None
         survivor = topic
         for _ in range(MAX_MERGE_CHAIN):  # merges can chain: A into B, later B into C
@@ -389,7 +407,7 @@ async def track_topic(ctx: Context, token: str) -> TrackedTopic:
                 survivor.number,
                 survivor.title,
                 survivor.status,
-                tuple(PublicEvent(e.at, e.to_status, e.note) for e in survivor_events),
+                tuple(PublicEvent.of(e) for e in survivor_events),
             )
     room, _ = await rooms.get_room(ctx, None, topic.room_id)
     return TrackedTopic(
@@ -401,8 +419,8 @@ async def track_topic(ctx: Context, token: str) -> TrackedTopic:
         room_name=room.name,
         room_code=room.code,
         created_at=topic.created_at,
-        photo_ids=tuple(p.id for p in photos),
-        timeline=tuple(PublicEvent(e.at, e.to_status, e.note) for e in events),
+        photo_ids=tuple(p.id for p in own),
+        timeline=tuple(PublicEvent.of(e, photos) for e in events),
         followed=followed,
     )
 

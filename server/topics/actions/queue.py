@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -12,19 +12,24 @@ from server.core.context import Context
 from server.core.errors import Forbidden, NotFound, ValidationFailed
 from server.rooms import actions as rooms
 from server.topics import store
+from server.topics.actions import deadlines
 from server.topics.actions.common import (
     StaffTopic,
     staff_view,
 )
+from server.topics.actions.deadlines import DeadlineView
 from server.topics.model import (
     HANDLER_MOVES,
+    OPEN_STATES,
     TRANSITIONS,
     ActorKind,
+    EventKind,
     TopicKind,
     TopicSource,
     TopicStatus,
 )
 from server.topics.store import TopicFilter
+from server.topics.supervision import Flag
 from server.topics.tables import Topic
 
 log = logging.getLogger(__name__)
@@ -64,25 +69,41 @@ async def list_topics(
     kind: TopicKind | None = None,
     source: TopicSource | None = None,
     search: str | None = None,
+    subjects: tuple[str, ...] = (),
+    unit_id: int | None = None,
+    flag: str | None = None,
     limit: int = 50,
     before_id: int | None = None,
 ) -> TopicList:
     """The actor's queue, newest first: topics in their territory, or for a handler the
     topics assigned to their unit."""
-    unit_id = None
-    if handles_only(actor):
+    if handles_only(actor):  # a handler's queue is its unit's, whatever was asked
         unit_id = actor.unit_id if actor.unit_id is not None else -1
+        own_unit = True
     else:
         actor.require(Permission.VIEW_TOPICS)
+        own_unit = False
     under = actor.region_path
     if region_id is not None:
         region = await rooms.get_region(ctx, region_id)
         if region is None:
             raise ValidationFailed("Unknown region.", fields={"region_id": "No such region."})
-        if unit_id is None:
+        if not own_unit:
             actor.require(Permission.VIEW_TOPICS, region.path)
         under = region.path
+    due_from = due_before = None
+    if flag is not None:
+        now, near = deadlines.flag_bounds(ctx)
+        if flag == "overdue":
+            due_before = now
+        elif flag == "near":
+            due_from, due_before = now, near
+        else:
+            raise ValidationFailed("Unknown flag.", fields={"flag": "overdue or near."})
     f = TopicFilter(
+        due_from=due_from,
+        due_before=due_before,
+        subjects=subjects,
         unit_id=unit_id,
         under_path=under,
         statuses=statuses,
@@ -94,9 +115,11 @@ async def list_topics(
     async with ctx.db.read() as session:
         rows = await store.list_topics(session, f, limit=limit + 1, before_id=before_id)
         total = await store.count_topics(session, f)
-        counts = await store.count_photos(session, [t.id for t, _, _ in rows[:limit]])
+        page = [t.id for t, _, _ in rows[:limit]]
+        counts = await store.count_photos(session, page)
+        flags = await deadlines.flags_for(ctx, session, page)
     items = [
-        staff_view(t, room.name, room.code, region.name, counts.get(t.id, 0))
+        with_flag(staff_view(t, room.name, room.code, region.name, counts.get(t.id, 0)), flags)
         for t, room, region in rows[:limit]
     ]
     more = len(rows) > limit
@@ -115,8 +138,15 @@ async def staff_photo(ctx: Context, actor: Principal, topic_id: int, photo_id: i
     return await ctx.files.read(photo.relpath)
 
 
+def with_flag(topic: StaffTopic, flags: dict[int, tuple[Flag, datetime]]) -> StaffTopic:
+    found = flags.get(topic.id)
+    return replace(topic, flag=found[0], due_at=found[1]) if found else topic
+
+
 @dataclass(frozen=True, slots=True)
 class StaffEvent:
+    id: int
+    kind: EventKind
     at: datetime
     actor_kind: ActorKind
     actor_id: int | None
@@ -124,9 +154,13 @@ class StaffEvent:
     to_status: TopicStatus
     note: str
     public: bool
+    photo_ids: tuple[int, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "id": self.id,
+            "kind": self.kind,
+            "photo_ids": list(self.photo_ids),
             "at": self.at.isoformat(),
             "actor_kind": self.actor_kind,
             "actor_id": self.actor_id,
@@ -143,6 +177,9 @@ class TopicDetail:
     events: list[StaffEvent]
     photo_ids: list[int]
     moves: list[TopicStatus]
+    deadlines: list[DeadlineView] = field(default_factory=list)
+    may_handle: bool = False  # contact, progress, pause, extension
+    may_supervise: bool = False  # decide extensions
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -150,6 +187,9 @@ class TopicDetail:
             "events": [e.to_json() for e in self.events],
             "photo_ids": self.photo_ids,
             "moves": [str(m) for m in self.moves],
+            "deadlines": [d.to_json() for d in self.deadlines],
+            "may_handle": self.may_handle,
+            "may_supervise": self.may_supervise,
         }
 
 
@@ -163,17 +203,43 @@ async def topic_detail(ctx: Context, actor: Principal, topic_id: int) -> TopicDe
         may_see(actor, topic, region.path)
         events = await store.list_events(session, topic_id, public_only=False)
         photos = await store.list_photos(session, topic_id)
+        clocks = await deadlines.topic_deadlines(ctx, session, topic_id)
     moves = []
-    if actor.can(Permission.DISPATCH_TOPICS) and actor.covers(region.path):
+    supervises = actor.can(Permission.DISPATCH_TOPICS) and actor.covers(region.path)
+    if supervises:
         moves = sorted(TRANSITIONS[topic.status] - ROUTED_OR_MERGED)
     elif handles_only(actor):
         moves = sorted(TRANSITIONS[topic.status] & HANDLER_MOVES)
+    by_event: dict[int, list[int]] = {}
+    for p in photos:
+        if p.event_id is not None:
+            by_event.setdefault(p.event_id, []).append(p.id)
+    running = [d for d in clocks if d.flag is not None]
+    first = min(running, key=lambda d: (d.flag is Flag.PAUSED, d.due_at), default=None)
+    view = staff_view(topic, room.name, room.code, region.name, len(photos))
+    if first is not None:
+        view = replace(view, flag=first.flag, due_at=first.due_at)
     return TopicDetail(
-        topic=staff_view(topic, room.name, room.code, region.name, len(photos)),
+        topic=view,
         events=[
-            StaffEvent(e.at, e.actor_kind, e.actor_id, e.from_status, e.to_status, e.note, e.public)
+            StaffEvent(
+                e.id,
+                e.kind,
+                e.at,
+                e.actor_kind,
+                e.actor_id,
+                e.from_status,
+                e.to_status,
+                e.note,
+                e.public,
+                tuple(by_event.get(e.id, ())),
+            )
             for e in events
         ],
-        photo_ids=[p.id for p in photos],
+        photo_ids=[p.id for p in photos if p.event_id is None],
         moves=moves,
+        deadlines=clocks,
+        may_handle=topic.status in OPEN_STATES
+        and (supervises or (handles_only(actor) and topic.unit_id == actor.unit_id)),
+        may_supervise=supervises,
     )
