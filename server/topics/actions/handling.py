@@ -115,7 +115,7 @@ async def record_contact(
                 actor,
                 now,
                 f"{method}: {note}" if note else method,
-                public=False,
+                public=True,  # the public timeline shows only the method (PublicEvent.of)
             )
         )
         await deadlines.close_stage(session, topic_id, Stage.CONTACT, now)
