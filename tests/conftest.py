@@ -6,12 +6,16 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
 from sqlalchemy import text
 
 from server import migrations
+from server.app import create_app
 from server.core import auth
 from server.core.clock import FakeClock
 from server.core.context import Context
@@ -19,7 +23,10 @@ from server.core.db import Database
 from server.core.files import FileStore
 from server.core.notifier import RecordingNotifier
 from server.core.ratelimit import MemoryRateLimiter
+from server.core.web import CTX
 from server.settings import Settings
+from tests.factories import City, make_city
+from tests.http_helpers import OPEN_SESSIONS
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
@@ -153,3 +160,49 @@ def files_under(path: Path) -> list[Path]:
 def no_leftover_files(settings: Settings) -> Iterator[None]:
     yield
     assert files_under(settings.uploads_dir) == []
+
+
+# --- the app over HTTP ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def web_settings(tmp_path: Path, database_url: str) -> Settings:
+    """Plain http, so the test client sends the cookies back; small photos keep bodies small."""
+    return make_settings(
+        tmp_path,
+        database_url,
+        PUBLIC_BASE_URL="http://msy.example.cn",
+        MAX_PHOTO_BYTES=str(256 * 1024),
+        RATE_LIMIT_DEVICE="3/600",
+    )
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Any, web_settings: Settings, clock: FakeClock, notifier: RecordingNotifier
+) -> TestClient[Any, Any]:
+    client: TestClient[Any, Any] = await aiohttp_client(
+        create_app(web_settings, clock=clock, notifier=notifier)
+    )
+    return client
+
+
+@pytest.fixture
+async def city(client: TestClient[Any, Any]) -> City:
+    return await make_city(client.app[CTX])
+
+
+@pytest.fixture
+async def resident(client: TestClient[Any, Any]) -> AsyncIterator[aiohttp.ClientSession]:
+    """A phone: keeps the device cookie the room page sets."""
+    async with aiohttp.ClientSession(
+        base_url=client.make_url("/"), cookie_jar=aiohttp.CookieJar(unsafe=True)
+    ) as session:
+        yield session
+
+
+@pytest.fixture(autouse=True)
+async def _close_staff_sessions() -> AsyncIterator[None]:
+    yield
+    while OPEN_SESSIONS:
+        await OPEN_SESSIONS.pop().close()

@@ -44,8 +44,13 @@ class Staff:
         return await self.session.patch(self.url(path), headers={"X-CSRF-Token": self.csrf}, **kw)
 
 
+# Sessions opened by `login`; the conftest closes any left open after each test.
+OPEN_SESSIONS: list[aiohttp.ClientSession] = []
+
+
 async def login(client: TestClient[Any, Any], username: str, password: str = PASSWORD) -> Staff:
     session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    OPEN_SESSIONS.append(session)
     response = await session.post(
         client.make_url("/api/auth/login"), json={"username": username, "password": password}
     )

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,14 +11,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 from PIL import Image
 
-from server.app import create_app
 from server.core.auth import Role
-from server.core.clock import FakeClock
-from server.core.notifier import RecordingNotifier
 from server.rooms import actions as rooms
 from server.settings import Settings
-from tests.conftest import files_under, make_settings
-from tests.factories import City, jpeg_with_gps, make_city
+from tests.conftest import files_under
+from tests.factories import City, jpeg_with_gps
 from tests.http_helpers import ctx_of, login, staff
 
 TOPIC = {
@@ -28,42 +23,6 @@ TOPIC = {
     "description": "三号楼二单元楼道灯坏了一个星期，晚上很黑。",
     "kind": "demand",
 }
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    # Plain http, so the test client sends the cookies back; small photos keep bodies small.
-    return make_settings(
-        tmp_path,
-        database_url,
-        PUBLIC_BASE_URL="http://msy.example.cn",
-        MAX_PHOTO_BYTES=str(256 * 1024),
-        RATE_LIMIT_DEVICE="3/600",
-    )
-
-
-@pytest.fixture
-async def client(
-    aiohttp_client: Any, settings: Settings, clock: FakeClock, notifier: RecordingNotifier
-) -> TestClient[Any, Any]:
-    client: TestClient[Any, Any] = await aiohttp_client(
-        create_app(settings, clock=clock, notifier=notifier)
-    )
-    return client
-
-
-@pytest.fixture
-async def city(client: TestClient[Any, Any]) -> City:
-    return await make_city(ctx_of(client))
-
-
-@pytest.fixture
-async def resident(client: TestClient[Any, Any]) -> AsyncIterator[aiohttp.ClientSession]:
-    """A phone: keeps the device cookie the room page sets."""
-    async with aiohttp.ClientSession(
-        base_url=client.make_url("/"), cookie_jar=aiohttp.CookieJar(unsafe=True)
-    ) as session:
-        yield session
 
 
 def form(fields: dict[str, str], photos: list[tuple[str, bytes, str]] = ()) -> aiohttp.FormData:  # type: ignore[assignment]
@@ -120,7 +79,7 @@ async def test_unknown_retired_and_revoked_codes(
 
 
 async def test_submit_with_a_photo_then_follow_the_tracking_link(
-    resident: aiohttp.ClientSession, city: City, settings: Settings
+    resident: aiohttp.ClientSession, city: City, web_settings: Settings
 ) -> None:
     await resident.get(f"/r/{city.room.code}")
     response = await resident.post(
@@ -146,7 +105,7 @@ async def test_submit_with_a_photo_then_follow_the_tracking_link(
     data = await photo.read()
     assert photo.content_type == "image/jpeg" and Image.open(io.BytesIO(data)).size == (64, 48)
     assert b"PhoneMaker" not in data
-    assert len(files_under(settings.uploads_dir)) == 1
+    assert len(files_under(web_settings.uploads_dir)) == 1
     assert (await resident.get("/t/not-a-real-token")).status == 404
 
 
@@ -189,7 +148,7 @@ async def test_bad_submissions_get_field_errors_and_store_nothing(
 
 
 async def test_a_fake_image_is_refused_and_nothing_is_kept(
-    resident: aiohttp.ClientSession, city: City, settings: Settings
+    resident: aiohttp.ClientSession, city: City, web_settings: Settings
 ) -> None:
     response = await resident.post(
         f"/api/rooms/{city.room.code}/topics",
@@ -202,25 +161,25 @@ async def test_a_fake_image_is_refused_and_nothing_is_kept(
         ),
     )
     assert response.status == 400 and (await error_of(response))["code"] == "invalid_image"
-    assert files_under(settings.uploads_dir) == []
+    assert files_under(web_settings.uploads_dir) == []
     assert (await (await resident.get(f"/api/rooms/{city.room.code}")).json())["topics"] == []
 
 
 async def test_oversized_photo_and_body(
-    resident: aiohttp.ClientSession, city: City, settings: Settings
+    resident: aiohttp.ClientSession, city: City, web_settings: Settings
 ) -> None:
-    big = b"\xff\xd8" + b"0" * settings.max_photo_bytes
+    big = b"\xff\xd8" + b"0" * web_settings.max_photo_bytes
     one = await resident.post(
         f"/api/rooms/{city.room.code}/topics", data=form(TOPIC, [("big.jpg", big, "image/jpeg")])
     )
     assert one.status == 400 and "photos" in (await error_of(one))["fields"]
     huge = await resident.post(
         f"/api/rooms/{city.room.code}/topics",
-        data=io.BytesIO(b"x" * (settings.max_body_bytes + 1)),
+        data=io.BytesIO(b"x" * (web_settings.max_body_bytes + 1)),
         headers={"Content-Type": "application/json"},
     )
     assert huge.status == 413 and (await error_of(huge))["code"] == "payload_too_large"
-    assert files_under(settings.uploads_dir) == []
+    assert files_under(web_settings.uploads_dir) == []
 
 
 async def test_markup_is_stored_as_given_and_escaped_everywhere(
@@ -429,17 +388,17 @@ async def test_errors_are_json_under_api_and_pages_elsewhere(client: TestClient[
 
 
 async def test_security_headers_and_secure_cookies(
-    client: TestClient[Any, Any], city: City, settings: Settings
+    client: TestClient[Any, Any], city: City, web_settings: Settings
 ) -> None:
     home = await client.get("/")
     assert home.status == 200
     for header in ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options"):
         assert header in home.headers
     assert "script-src 'self'" in home.headers["Content-Security-Policy"]
-    assert settings.secure_cookies is False
+    assert web_settings.secure_cookies is False
     from dataclasses import replace
 
-    assert replace(settings, public_base_url="https://msy.example.cn").secure_cookies
+    assert replace(web_settings, public_base_url="https://msy.example.cn").secure_cookies
 
 
 async def test_regions_are_renamed_within_territory(

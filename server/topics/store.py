@@ -201,9 +201,11 @@ class TopicFilter:
     unit_id: int | None = None
     search: str | None = None
     subjects: tuple[str, ...] = ()
-    # Topics with a running deadline due in [due_from, due_before): red or yellow.
+    # Topics with a running deadline due at or after due_from, and before due_before or
+    # at the latest at due_until: red is [-, now), yellow is [now, end of the warning].
     due_from: datetime | None = None
     due_before: datetime | None = None
+    due_until: datetime | None = None
 
 
 def _filtered(f: TopicFilter) -> Select[Topic, Room, Region]:
@@ -228,7 +230,7 @@ def _filtered(f: TopicFilter) -> Select[Topic, Room, Region]:
         query = query.where(Topic.unit_id == f.unit_id)
     if f.subjects:
         query = query.where(Topic.subject.in_(f.subjects))
-    if f.due_from is not None or f.due_before is not None:
+    if f.due_from is not None or f.due_before is not None or f.due_until is not None:
         due = select(TopicDeadline.id).where(
             TopicDeadline.topic_id == Topic.id,
             TopicDeadline.closed_at.is_(None),
@@ -238,6 +240,8 @@ def _filtered(f: TopicFilter) -> Select[Topic, Room, Region]:
             due = due.where(TopicDeadline.due_at >= f.due_from)
         if f.due_before is not None:
             due = due.where(TopicDeadline.due_at < f.due_before)
+        if f.due_until is not None:
+            due = due.where(TopicDeadline.due_at <= f.due_until)
         query = query.where(due.exists())
     if f.search:
         term = f.search.strip()

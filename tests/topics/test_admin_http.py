@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,39 +12,13 @@ from aiohttp.test_utils import TestClient
 
 from server.accounts import actions as accounts
 from server.accounts.model import UnitKind
-from server.app import create_app
 from server.core.auth import Role
-from server.core.clock import FakeClock
 from server.core.i18n import catalogue
-from server.core.notifier import RecordingNotifier
-from server.settings import Settings
 from server.topics import actions as topics
 from server.topics.classify import CATEGORIES, SUBJECTS
 from server.topics.model import TopicStatus
-from tests.conftest import make_settings
-from tests.factories import City, make_city, make_staff, submit
+from tests.factories import City, make_staff, submit
 from tests.http_helpers import ctx_of, login, staff
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    # Plain http, so the test client sends the session cookie back.
-    return make_settings(tmp_path, database_url, PUBLIC_BASE_URL="http://msy.example.cn")
-
-
-@pytest.fixture
-async def client(
-    aiohttp_client: Any, settings: Settings, clock: FakeClock, notifier: RecordingNotifier
-) -> TestClient[Any, Any]:
-    client: TestClient[Any, Any] = await aiohttp_client(
-        create_app(settings, clock=clock, notifier=notifier)
-    )
-    return client
-
-
-@pytest.fixture
-async def city(client: TestClient[Any, Any]) -> City:
-    return await make_city(ctx_of(client))
 
 
 def rows(page: str, table_id: str) -> list[str]:

@@ -91,18 +91,19 @@ async def list_topics(
         if not own_unit:
             actor.require(Permission.VIEW_TOPICS, region.path)
         under = region.path
-    due_from = due_before = None
+    due_from = due_before = due_until = None
     if flag is not None:
         now, near = deadlines.flag_bounds(ctx)
         if flag == "overdue":
             due_before = now
         elif flag == "near":
-            due_from, due_before = now, near
+            due_from, due_until = now, near
         else:
             raise ValidationFailed("Unknown flag.", fields={"flag": "overdue or near."})
     f = TopicFilter(
         due_from=due_from,
         due_before=due_before,
+        due_until=due_until,
         subjects=subjects,
         unit_id=unit_id,
         under_path=under,
