@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -134,22 +135,32 @@ def notifier() -> RecordingNotifier:
     return RecordingNotifier()
 
 
-@pytest.fixture
-async def ctx(
-    settings: Settings, clock: FakeClock, notifier: RecordingNotifier
+@asynccontextmanager
+async def context_for(
+    settings: Settings, clock: FakeClock, notifier: RecordingNotifier | None = None
 ) -> AsyncIterator[Context]:
+    """A Context of its own (its own engine: another process, as far as the database can
+    tell) on these settings."""
     db = Database(settings.database_url)
     try:
         yield Context(
             settings=settings,
             db=db,
             clock=clock,
-            notifier=notifier,
+            notifier=notifier or RecordingNotifier(),
             limiter=MemoryRateLimiter(clock),
             files=FileStore(settings.uploads_dir),
         )
     finally:
         await db.close()
+
+
+@pytest.fixture
+async def ctx(
+    settings: Settings, clock: FakeClock, notifier: RecordingNotifier
+) -> AsyncIterator[Context]:
+    async with context_for(settings, clock, notifier) as context:
+        yield context
 
 
 def files_under(path: Path) -> list[Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import date, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from server.topics import actions
 from server.topics.actions import deadlines, handling
 from server.topics.model import TopicStatus
 from server.topics.supervision import Flag, Outcome, Stage
-from tests.conftest import make_settings
+from tests.conftest import context_for, make_settings
 from tests.factories import City, make_city, make_staff, submit
 
 
@@ -275,23 +276,8 @@ async def test_two_processes_sweeping_at_once_send_each_reminder_once(
     dispatcher = await make_staff(ctx, Role.DISPATCHER, city.county)
     for _ in range(3):
         await submit(ctx, city.room)
-    from server.core.db import Database
-
-    other_db = Database(settings.database_url)
-    try:
-        other = Context(
-            settings=settings,
-            db=other_db,
-            clock=clock,
-            notifier=RecordingNotifier(),
-            limiter=ctx.limiter,
-            files=ctx.files,
-        )
-        import asyncio
-
+    async with context_for(settings, clock) as other:
         sent = await asyncio.gather(deadlines.run_reminders(ctx), deadlines.run_reminders(other))
-    finally:
-        await other_db.close()
     assert sum(sent) == 3
     assert len((await deadlines.list_notifications(ctx, dispatcher))[0]) == 3
 
@@ -316,26 +302,11 @@ async def test_reminders_are_posted_to_the_webhook_signed(
             WEBHOOK_URL=str(server.make_url("/hook")),
             WEBHOOK_SECRET="s3cret",
         )
-        from server.core.db import Database
-        from server.core.files import FileStore
-        from server.core.ratelimit import MemoryRateLimiter
-
-        db = Database(settings.database_url)
-        try:
-            hooked = Context(
-                settings=settings,
-                db=db,
-                clock=clock,
-                notifier=notifier,
-                limiter=MemoryRateLimiter(clock),
-                files=FileStore(settings.uploads_dir),
-            )
+        async with context_for(settings, clock, notifier) as hooked:
             city = await make_city(hooked)
             await make_staff(hooked, Role.DISPATCHER, city.county)
             done = await submit(hooked, city.room)
             assert await deadlines.run_reminders(hooked) == 1
-        finally:
-            await db.close()
     ((payload, sig),) = received
     assert payload["event"] == "deadline.near" and payload["topic_id"] == done.topic_id
     assert payload["number"] == done.number and payload["stage"] == "accept"
@@ -346,27 +317,12 @@ async def test_a_webhook_that_is_down_does_not_stop_the_reminders(
     tmp_path: Any, database_url: str, clock: FakeClock, notifier: RecordingNotifier
 ) -> None:
     settings = make_settings(tmp_path, database_url, WEBHOOK_URL="http://127.0.0.1:9/hook")
-    from server.core.db import Database
-    from server.core.files import FileStore
-    from server.core.ratelimit import MemoryRateLimiter
-
-    db = Database(settings.database_url)
-    try:
-        down = Context(
-            settings=settings,
-            db=db,
-            clock=clock,
-            notifier=notifier,
-            limiter=MemoryRateLimiter(clock),
-            files=FileStore(settings.uploads_dir),
-        )
+    async with context_for(settings, clock, notifier) as down:
         city = await make_city(down)
         dispatcher = await make_staff(down, Role.DISPATCHER, city.county)
         await submit(down, city.room)
         assert await deadlines.run_reminders(down) == 1
         assert len((await deadlines.list_notifications(down, dispatcher))[0]) == 1
-    finally:
-        await db.close()
 
 
 @pytest.mark.parametrize(
@@ -405,25 +361,10 @@ async def test_policy_and_calendar_come_from_settings(
     settings = make_settings(
         tmp_path, database_url, DEADLINE_DAYS="accept=2", HOLIDAYS="2026-03-03"
     )
-    from server.core.db import Database
-    from server.core.files import FileStore
-    from server.core.ratelimit import MemoryRateLimiter
-
-    db = Database(settings.database_url)
-    try:
-        custom = Context(
-            settings=settings,
-            db=db,
-            clock=clock,
-            notifier=notifier,
-            limiter=MemoryRateLimiter(clock),
-            files=FileStore(settings.uploads_dir),
-        )
+    async with context_for(settings, clock, notifier) as custom:
         city = await make_city(custom)
         dispatcher = await make_staff(custom, Role.DISPATCHER, city.county)
         done = await submit(custom, city.room)
         detail = await actions.topic_detail(custom, dispatcher, done.topic_id)
         due = open_stage(detail, Stage.ACCEPT).due_at.astimezone(LOCAL_TZ).date()
         assert due == date(2026, 3, 5)  # Wed 4 and Thu 5
-    finally:
-        await db.close()

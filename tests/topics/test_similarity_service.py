@@ -10,9 +10,7 @@ import pytest
 from server.core.auth import Role
 from server.core.clock import FakeClock
 from server.core.context import Context
-from server.core.db import Database
 from server.core.errors import Forbidden, ValidationFailed
-from server.core.notifier import RecordingNotifier
 from server.rooms import actions as rooms
 from server.rooms.actions import RoomView
 from server.rooms.model import RoomFields
@@ -20,6 +18,7 @@ from server.settings import Settings
 from server.topics import actions
 from server.topics.actions import similarity
 from server.topics.model import TopicStatus
+from tests.conftest import context_for
 from tests.factories import City, make_city, make_staff, submit
 
 BUS = {
@@ -98,16 +97,7 @@ async def test_another_process_catches_up_with_changes(
     (second,) = await more_rooms(ctx, city, 1)
     admin = await make_staff(ctx, Role.ADMIN, city.city)
     first = await submit(ctx, city.room, **BUS)
-    other_db = Database(settings.database_url)
-    try:
-        other = Context(
-            settings=settings,
-            db=other_db,
-            clock=clock,
-            notifier=RecordingNotifier(),
-            limiter=ctx.limiter,
-            files=ctx.files,
-        )
+    async with context_for(settings, clock) as other:
         assert await actions.similar_for_topic(other, admin, first.topic_id) == []
         # Raised through this process, looked up in the other one.
         twin = await submit(ctx, second, **BUS_AGAIN)
@@ -117,8 +107,6 @@ async def test_another_process_catches_up_with_changes(
         await actions.merge_topic(ctx, admin, twin.topic_id, first.topic_id, version=1)
         later(clock)
         assert await actions.similar_for_topic(other, admin, first.topic_id) == []
-    finally:
-        await other_db.close()
 
 
 async def test_concurrent_lookups_share_one_build(ctx: Context) -> None:
