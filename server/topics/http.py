@@ -8,6 +8,7 @@ from urllib.parse import quote
 from aiohttp import BodyPartReader, web
 
 from server.accounts.actions import UnitView, list_units
+from server.accounts.model import UnitKind
 from server.core.auth import Permission
 from server.core.errors import BadRequest, Gone, NotFound, ValidationFailed
 from server.core.openapi import (
@@ -35,7 +36,7 @@ from server.core.web import (
     require_staff,
     staff_page,
 )
-from server.rooms.actions import list_region_tree
+from server.rooms.actions import get_region, list_region_tree
 from server.rooms.model import RoomCodeStatus
 from server.topics import actions
 from server.topics.actions import PublicEvent, PublicTopic, SubmittedTopic, TrackedTopic, Upload
@@ -375,6 +376,15 @@ async def topic_page(request: web.Request) -> web.Response:
     if principal.can(Permission.DISPATCH_TOPICS) and detail.topic.status in routable:
         units = await list_units(ctx, principal)
         suggested = await actions.suggest_unit(ctx, principal, detail.topic.id)
+    escalation_units: list[UnitView] = []
+    if TopicStatus.ESCALATED in detail.moves:
+        region = await get_region(ctx, detail.topic.region_id)
+        assert region is not None
+        escalation_units = [  # the towns and departments that serve the topic's region
+            u
+            for u in await list_units(ctx, principal)
+            if u.kind is not UnitKind.RELAY and region.path.startswith(u.region_path)
+        ]
     return render(
         request,
         "staff_topic.html",
@@ -387,6 +397,7 @@ async def topic_page(request: web.Request) -> web.Response:
             "categories": CATEGORIES,
             "subjects": SUBJECTS,
             "contact_methods": CONTACT_METHODS,
+            "escalation_units": escalation_units,
             "mergeable": MERGEABLE,
         },
     )
@@ -407,6 +418,8 @@ async def move_topic(request: web.Request) -> web.Response:
         target,
         version=json_int(data, "version"),
         note=json_str(data, "note"),
+        lead=json_str(data, "lead"),
+        unit_id=json_optional_int(data, "unit_id"),
     )
     return json_response(moved.to_json())
 
@@ -609,6 +622,7 @@ STAFF_TOPIC_SCHEMA = obj(
         "created_at": string(format="date-time"),
         "version": integer(),
         "unit_id": integer(nullable=True),
+        "lead": string(),
         "deadline": {
             **obj({"flag": string(nullable=True), "due_at": string(format="date-time")}),
             "nullable": True,
@@ -817,6 +831,8 @@ OPENAPI = {
                     "to": string(enum=[s.value for s in TopicStatus]),
                     "version": integer(),
                     "note": string(maxLength=1000),
+                    "lead": string(maxLength=60, description="escalation: who leads it"),
+                    "unit_id": integer(description="escalation: the department that leads it"),
                 },
                 ["to", "version"],
             ),

@@ -53,6 +53,8 @@ class Topic(Base):
     )
     # The unit now responsible (county relay, town or department), set by dispatch.
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
+    # Who leads an escalated topic (提级督办), e.g. "县住建局 王局长"; empty otherwise.
+    lead: Mapped[str] = mapped_column(String(60), default="", server_default="")
     # A duplicate merged into another topic points at it; its submitter follows that one.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id"), index=True)
     submitter_name: Mapped[str] = mapped_column(String(30), default="")

@@ -98,6 +98,10 @@
     event.preventDefault();
     const to = event.submitter ? event.submitter.value : "";
     const body = { to, version: Number(form.dataset.version), note: form.elements.note.value };
+    if (to === "escalated" && form.elements.lead) {
+      body.lead = form.elements.lead.value;
+      if (form.elements.unit_id.value) body.unit_id = Number(form.elements.unit_id.value);
+    }
     const result = await api("POST", "/api/staff/topics/" + form.dataset.topic + "/moves", body);
     if (!result.ok) return showErrors(form, result);
     location.reload();

@@ -96,15 +96,62 @@ async def test_moves_open_and_close_the_stages(ctx: Context, clock: FakeClock) -
     assert resolve_due.date() == date(2026, 3, 23)  # 15 working days
     await handling.record_contact(ctx, handler, topic_id, method="phone", note="约了周三上门")
     await actions.move_topic(ctx, handler, topic_id, TopicStatus.HANDLING, version=4)
-    await actions.move_topic(ctx, handler, topic_id, TopicStatus.ESCALATED, version=5)
-    detail = await actions.topic_detail(ctx, handler, topic_id)
+    housing = await accounts.create_unit(
+        ctx, None, name="清河区住建局", kind=UnitKind.DEPARTMENT, region_id=city.county.id
+    )
+    park = await accounts.create_unit(
+        ctx, None, name="园区建设局", kind=UnitKind.DEPARTMENT, region_id=city.other_county.id
+    )
+    with pytest.raises(ValidationFailed):  # who leads it must be named
+        await actions.move_topic(ctx, dispatcher, topic_id, TopicStatus.ESCALATED, version=5)
+    with pytest.raises(ValidationFailed):  # a relay does not lead
+        await actions.move_topic(
+            ctx,
+            dispatcher,
+            topic_id,
+            TopicStatus.ESCALATED,
+            version=5,
+            lead="王局长",
+            unit_id=RELAYS[topic_id],
+        )
+    with pytest.raises(Forbidden):  # nor does a department of another county
+        await actions.move_topic(
+            ctx,
+            dispatcher,
+            topic_id,
+            TopicStatus.ESCALATED,
+            version=5,
+            lead="园区李局长",
+            unit_id=park.id,
+        )
+    with pytest.raises(ValidationFailed):  # only escalations name a lead
+        await actions.move_topic(
+            ctx, dispatcher, topic_id, TopicStatus.RESOLVED, version=5, note="好了", lead="王局长"
+        )
+    escalated = await actions.move_topic(
+        ctx,
+        dispatcher,
+        topic_id,
+        TopicStatus.ESCALATED,
+        version=5,
+        lead="区住建局 王局长",
+        unit_id=housing.id,
+    )
+    assert (escalated.lead, escalated.unit_id) == ("区住建局 王局长", housing.id)
+    lead_staff = await make_staff(
+        ctx, Role.HANDLER, city.county, username="lead", unit_id=housing.id
+    )
+    detail = await actions.topic_detail(ctx, lead_staff, topic_id)
+    assert open_stage(detail, Stage.RESOLVE_ESCALATED).unit_id == housing.id
     assert [(d.stage, d.outcome) for d in detail.deadlines][1:] == [
         (Stage.CONTACT, Outcome.MET),
         (Stage.RESOLVE_INDIVIDUAL, Outcome.CANCELLED),
         (Stage.RESOLVE_ESCALATED, None),
     ]
     clock.advance(timedelta(days=1))
-    await handling.resolve_topic(ctx, handler, topic_id, version=6, result="已协调物业修好楼道灯")
+    await handling.resolve_topic(
+        ctx, lead_staff, topic_id, version=6, result="已协调物业修好楼道灯"
+    )
     detail = await actions.topic_detail(ctx, dispatcher, topic_id)
     assert all(d.closed_at is not None for d in detail.deadlines)
     assert detail.deadlines[-1].outcome is Outcome.MET

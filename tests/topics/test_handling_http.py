@@ -218,3 +218,33 @@ async def test_queue_filters_by_deadline_flag_and_subject(
     assert same["total"] == 1
     other = "education" if subject != "education" else "housing"
     assert (await (await dispatcher.get(f"/api/staff/topics?subject={other}")).json())["total"] == 0
+
+
+async def test_escalating_names_a_lead_over_http(
+    client: TestClient[Any, Any], city: City, resident: aiohttp.ClientSession
+) -> None:
+    topic, dispatcher, _handler = await assigned_over_http(client, city, resident)
+    housing = await accounts.create_unit(
+        ctx_of(client),
+        None,
+        name="清河区住建局",
+        kind=UnitKind.DEPARTMENT,
+        region_id=city.county.id,
+    )
+    base = f"/api/staff/topics/{topic['id']}"
+    page = await (await dispatcher.get(f"/staff/topics/{topic['id']}")).text()
+    assert 'id="lead"' in page and "清河区住建局" in page
+    nameless = await dispatcher.post(base + "/moves", json={"to": "escalated", "version": 4})
+    assert nameless.status == 400 and "lead" in (await error_of(nameless))["fields"]
+    escalated = await dispatcher.post(
+        base + "/moves",
+        json={"to": "escalated", "version": 4, "lead": "区住建局 王局长", "unit_id": housing.id},
+    )
+    assert escalated.status == 200
+    body = await escalated.json()
+    assert (body["status"], body["lead"], body["unit_id"]) == (
+        "escalated",
+        "区住建局 王局长",
+        housing.id,
+    )
+    assert "区住建局 王局长" in await (await dispatcher.get(f"/staff/topics/{topic['id']}")).text()

@@ -64,6 +64,7 @@ class StaffTopic:
     category_confidence: float | None = None
     subject_confidence: float | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    lead: str = ""
     # The most pressing open deadline, when the caller looked it up.
     flag: str | None = None
     due_at: datetime | None = None
@@ -84,6 +85,7 @@ class StaffTopic:
             "photo_count": self.photo_count,
             "version": self.version,
             "unit_id": self.unit_id,
+            "lead": self.lead,
             "classification": {
                 "category": self.category,
                 "category_confidence": self.category_confidence,
@@ -125,6 +127,7 @@ def staff_view(
         category_confidence=topic.category_confidence,
         subject_confidence=topic.subject_confidence,
         evidence=topic.classification_evidence or {},
+        lead=topic.lead,
     )
 
 

@@ -176,6 +176,8 @@ async def move_topic(
     *,
     version: int,
     note: str = "",
+    lead: str = "",
+    unit_id: int | None = None,
 ) -> StaffTopic:
     """Move a topic along the workflow and record who, when, from, to and why.
 
@@ -207,7 +209,45 @@ async def move_topic(
         raise InvalidTransitionError(str(exc), fields={"status": place.topic.status}) from None
     if target in needs_note and not note:
         raise ValidationFailed(needs_note[target], fields={"note": "Required."})
-    return await _apply_move(ctx, actor, place, target, version=version, note=note)
+    values: dict[str, Any] = {}
+    if target is TopicStatus.ESCALATED:
+        values = await _escalation(ctx, actor, place, lead, unit_id)
+        note = note or f"→ {values['lead']}"
+    elif lead or unit_id is not None:
+        raise ValidationFailed(
+            "Only an escalation names a lead or a unit.", fields={"lead": "Only when escalating."}
+        )
+    return await _apply_move(ctx, actor, place, target, version=version, note=note, values=values)
+
+
+async def _escalation(
+    ctx: Context, actor: Principal, place: _Place, lead: str, unit_id: int | None
+) -> dict[str, Any]:
+    """Escalation (提级督办) names who leads it, and may hand it to a department."""
+    lead = lead.strip()
+    if not 2 <= len(lead) <= 60:
+        raise ValidationFailed(
+            "Name who leads the escalated topic (department and person).",
+            fields={"lead": "2 to 60 characters."},
+        )
+    values: dict[str, Any] = {"lead": lead}
+    if unit_id is not None:
+        unit = await accounts.get_unit(ctx, unit_id)
+        if unit is None:
+            raise ValidationFailed("Unknown unit.", fields={"unit_id": "No such unit."})
+        if unit.kind is UnitKind.RELAY:
+            raise ValidationFailed(
+                "Escalate to a town or department, not a relay.",
+                fields={"unit_id": "Not a relay."},
+            )
+        if not place.region_path.startswith(unit.region_path) or not (
+            actor.covers(unit.region_path)
+            or unit.region_path.startswith(actor.region_path)
+            or actor.region_path.startswith(unit.region_path)
+        ):
+            raise Forbidden(f"{unit.name} does not serve this topic's region.")
+        values["unit_id"] = unit.id
+    return values
 
 
 async def suggest_unit(ctx: Context, actor: Principal, topic_id: int) -> UnitView | None:
