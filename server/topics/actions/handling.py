@@ -24,7 +24,7 @@ from server.topics import store
 from server.topics.actions import deadlines
 from server.topics.actions.common import StaffTopic, publish_for_region
 from server.topics.actions.intake import Upload, clean_photos
-from server.topics.actions.queue import topic_detail
+from server.topics.actions.queue import staff_topic
 from server.topics.actions.workflow import _apply_move, _check_note, _load, _may_move, _Place
 from server.topics.model import OPEN_STATES, EventKind, TopicStatus
 from server.topics.supervision import Stage
@@ -73,8 +73,9 @@ async def _record(
     async with ctx.db.write() as session:
         current = await store.get_topic(session, topic_id)
         assert current is not None
-        if current.status != place.topic.status:  # moved since we looked: check again
-            place = _Place(current, place.region_path)
+        if (current.status, current.unit_id) != (place.topic.status, place.topic.unit_id):
+            place = _Place(current, place.region_path)  # moved since we looked: check again
+            _may_act(actor, place)
             _require_open(place)
         detail = await work(session, place)
         record_audit(
@@ -85,7 +86,7 @@ async def _record(
             target=f"topic:{topic_id}",
             detail=detail,
         )
-    view = (await topic_detail(ctx, actor, topic_id)).topic
+    view = await staff_topic(ctx, topic_id)
     await publish_for_region(ctx, place.region_path, "updated", view)
     return view
 

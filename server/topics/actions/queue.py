@@ -78,12 +78,14 @@ async def list_topics(
     """The actor's queue, newest first: topics in their territory, or for a handler the
     topics assigned to their unit."""
     if handles_only(actor):  # a handler's queue is its unit's, whatever was asked
+        actor.require(Permission.HANDLE_TOPICS)  # refuses a one-time password
         unit_id = actor.unit_id if actor.unit_id is not None else -1
         own_unit = True
     else:
         actor.require(Permission.VIEW_TOPICS)
         own_unit = False
-    under = actor.region_path
+    # A unit's topics may come from any region it serves, above the handler's own.
+    under = "/" if own_unit else actor.region_path
     if region_id is not None:
         region = await rooms.get_region(ctx, region_id)
         if region is None:
@@ -192,6 +194,20 @@ class TopicDetail:
             "may_handle": self.may_handle,
             "may_supervise": self.may_supervise,
         }
+
+
+async def staff_topic(ctx: Context, topic_id: int) -> StaffTopic:
+    """A topic as staff see it, with its deadline flag, for who just changed it: after a
+    hand-off the actor may no longer be one who may see it. No authorisation here."""
+    async with ctx.db.read() as session:
+        found = await store.get_topic_with_place(session, topic_id)
+        if found is None:
+            raise NotFound(f"No topic with id {topic_id}.")
+        topic, room, region = found
+        photos = await store.count_photos(session, [topic_id])
+        flags = await deadlines.flags_for(ctx, session, [topic_id])
+    view = staff_view(topic, room.name, room.code, region.name, photos.get(topic_id, 0))
+    return with_flag(view, flags)
 
 
 async def topic_detail(ctx: Context, actor: Principal, topic_id: int) -> TopicDetail:

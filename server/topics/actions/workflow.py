@@ -29,7 +29,7 @@ from server.core.images import CleanImage
 from server.topics import store
 from server.topics.actions import deadlines
 from server.topics.actions.common import MAX_NOTE, StaffTopic, publish_for_region
-from server.topics.actions.queue import topic_detail
+from server.topics.actions.queue import staff_topic
 from server.topics.model import (
     HANDLER_MOVES,
     ActorKind,
@@ -163,9 +163,9 @@ async def _apply_move(
                 **{k: v for k, v in (values or {}).items() if k != "status"},
             },
         )
-    detail = await topic_detail(ctx, actor, topic_id)
-    await publish_for_region(ctx, place.region_path, "moved", detail.topic)
-    return detail.topic
+    view = await staff_topic(ctx, topic_id)
+    await publish_for_region(ctx, place.region_path, "moved", view)
+    return view
 
 
 async def move_topic(
