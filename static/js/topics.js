@@ -15,6 +15,7 @@
   const unitNames = new Map();
   let nextBefore = null;
   let count = 0;
+  let generation = 0;  // bumped by each fresh load: answers to older queries are dropped
 
   function query(before) {
     const params = new URLSearchParams();
@@ -78,8 +79,9 @@
   }
 
   async function load(append) {
+    const mine = append ? generation : ++generation;
     const result = await api("GET", "/api/staff/topics?" + query(append ? nextBefore : null));
-    if (!result.ok) return;
+    if (!result.ok || mine !== generation) return;
     if (!append) body.replaceChildren();
     for (const topic of result.data.topics) body.append(row(topic, false));
     nextBefore = result.data.next_before_id;
