@@ -374,7 +374,15 @@ async def topic_page(request: web.Request) -> web.Response:
     units: list[UnitView] = []
     suggested = None
     if principal.can(Permission.DISPATCH_TOPICS) and detail.topic.status in routable:
-        units = await list_units(ctx, principal)
+        # Only the units the workflow can send it to from here: a relay makes it
+        # dispatched, a town or department assigned.
+        allowed = TRANSITIONS[detail.topic.status]
+        units = [
+            u
+            for u in await list_units(ctx, principal)
+            if (TopicStatus.DISPATCHED if u.kind is UnitKind.RELAY else TopicStatus.ASSIGNED)
+            in allowed
+        ]
         suggested = await actions.suggest_unit(ctx, principal, detail.topic.id)
     escalation_units: list[UnitView] = []
     if TopicStatus.ESCALATED in detail.moves:

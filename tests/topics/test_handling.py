@@ -8,14 +8,21 @@ from server.accounts import actions as accounts
 from server.accounts.model import UnitKind
 from server.core.auth import Principal, Role
 from server.core.context import Context
-from server.core.errors import Conflict, Forbidden, InvalidImage, StaleUpdate, ValidationFailed
+from server.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidImage,
+    NotFound,
+    StaleUpdate,
+    ValidationFailed,
+)
 from server.core.notifier import RecordingNotifier
 from server.settings import Settings
 from server.topics import actions
 from server.topics.actions import Upload, handling
 from server.topics.model import TopicStatus
 from tests.conftest import files_under
-from tests.factories import City, jpeg_with_gps, make_city, make_staff, submit
+from tests.factories import City, jpeg_with_gps, make_city, make_staff, submission, submit
 
 
 async def assigned(ctx: Context, city: City) -> tuple[int, str, Principal, Principal]:
@@ -140,3 +147,34 @@ async def test_a_refused_resolution_leaves_no_file_and_no_change(ctx: Context) -
     detail = await actions.topic_detail(ctx, dispatcher, topic_id)
     assert detail.topic.status is TopicStatus.HANDLING and detail.topic.version == 5
     assert [e.to_status for e in detail.events][-1] == "handling"
+
+
+async def test_a_merged_topics_submitter_sees_the_survivors_result_photos(ctx: Context) -> None:
+    city = await make_city(ctx)
+    topic_id, _token, dispatcher, handler = await assigned(ctx, city)
+    resident_photo = [Upload("mine.jpg", jpeg_with_gps())]
+    duplicate = await actions.submit_topic(
+        ctx, submission(title="楼道灯也坏了"), [], room_code=city.room.code, device_id="d2"
+    )
+    await actions.merge_topic(ctx, dispatcher, duplicate.topic_id, topic_id, version=1)
+    await actions.move_topic(ctx, handler, topic_id, TopicStatus.HANDLING, version=4)
+    await handling.resolve_topic(
+        ctx, handler, topic_id, version=5, result="灯已换好。", photos=resident_photo
+    )
+    followed = (await actions.track_topic(ctx, duplicate.tracking_token)).followed
+    assert followed is not None
+    (result_photo,) = followed.timeline[-1].photo_ids
+    assert (await actions.tracked_photo(ctx, duplicate.tracking_token, result_photo)).startswith(
+        b"\xff\xd8"
+    )
+    # The survivor's own (resident's) photos are not the duplicate submitter's to see.
+    survivor = await actions.submit_topic(
+        ctx, submission(), resident_photo, room_code=city.room.code, device_id="d3"
+    )
+    other = await actions.submit_topic(
+        ctx, submission(title="同一盏灯"), [], room_code=city.room.code, device_id="d4"
+    )
+    await actions.merge_topic(ctx, dispatcher, other.topic_id, survivor.topic_id, version=1)
+    (own,) = (await actions.topic_detail(ctx, dispatcher, survivor.topic_id)).photo_ids
+    with pytest.raises(NotFound):
+        await actions.tracked_photo(ctx, other.tracking_token, own)

@@ -403,11 +403,12 @@ async def track_topic(ctx: Context, token: str) -> TrackedTopic:
             survivor = nxt
         if survivor is not topic:
             survivor_events = await store.list_events(session, survivor.id, public_only=True)
+            survivor_photos = await store.list_photos(session, survivor.id)
             followed = FollowedTopic(
                 survivor.number,
                 survivor.title,
                 survivor.status,
-                tuple(PublicEvent.of(e) for e in survivor_events),
+                tuple(PublicEvent.of(e, survivor_photos) for e in survivor_events),
             )
     room, _ = await rooms.get_room(ctx, None, topic.room_id)
     return TrackedTopic(
@@ -426,9 +427,17 @@ async def track_topic(ctx: Context, token: str) -> TrackedTopic:
 
 
 async def tracked_photo(ctx: Context, token: str, photo_id: int) -> bytes:
+    """A photo of the tracked topic, or a result photo of the topic it was merged into
+    (its submitter follows that one); never a resident's photo of another topic."""
     async with ctx.db.read() as session:
         topic = await store.get_topic_by_tracking(session, token_digest(token))
         photo = await store.get_photo(session, topic.id, photo_id) if topic else None
+        for _ in range(MAX_MERGE_CHAIN):
+            if photo is not None or topic is None or topic.merged_into_id is None:
+                break
+            topic = await store.get_topic(session, topic.merged_into_id)
+            found = await store.get_photo(session, topic.id, photo_id) if topic else None
+            photo = found if found is not None and found.event_id is not None else None
     if photo is None:
         raise NotFound("No such photo.")
     return await ctx.files.read(photo.relpath)
