@@ -211,11 +211,24 @@ def _phrases(layout: _Layout, weight: dict[str, float]) -> dict[str, float]:
     return found
 
 
+# Function characters that make a phrase's ends read as fragments ("的智能快递柜包裹放").
+_PARTICLES = "的了和与及在是也就都还把被很让着过吗呢吧啊并而或又"
+LONGEST_PHRASE = 10  # longer shared runs are shown cut, with an ellipsis
+
+
+def _tidy(phrase: str) -> str:
+    phrase = phrase.strip(_PARTICLES)
+    return phrase if len(phrase) <= LONGEST_PHRASE else phrase[:LONGEST_PHRASE] + "…"
+
+
 def _top_phrases(
     scored: dict[str, float], words: dict[str, str], k: int = SHARED_TERMS
 ) -> tuple[str, ...]:
     chosen: list[str] = []
     for phrase, _ in sorted(scored.items(), key=lambda kv: (-kv[1], kv[0])):
+        phrase = _tidy(phrase)
+        if len(phrase) < 2:
+            continue
         if not any(phrase in c or c in phrase for c in chosen):
             chosen.append(phrase)
             if len(chosen) == k:

@@ -456,3 +456,12 @@ def test_clusters_from_documents_equal_clusters_from_an_index() -> None:
 
     assert clusters(docs, **window) == clusters(index, **window)
     assert clusters(docs, min_topics=100, **window) == []
+
+
+def test_shared_phrases_are_trimmed_of_particles_and_long_runs() -> None:
+    from server.topics.similar import LONGEST_PHRASE, _tidy
+
+    assert _tidy("的智能快递柜") == "智能快递柜"
+    assert _tidy("快递柜了") == "快递柜"
+    long = "包裹放在智能快递柜超过十二个小时就收费"
+    assert _tidy(long) == long[:LONGEST_PHRASE] + "…"
