@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
@@ -208,28 +208,27 @@ class TopicFilter:
     due_until: datetime | None = None
 
 
-def _filtered(f: TopicFilter) -> Select[Topic, Room, Region]:
-    query = (
-        select(Topic, Room, Region)
-        .join(Room, Topic.room_id == Room.id)
-        .join(Region, Topic.region_id == Region.id)
-    )
+def _conditions(f: TopicFilter) -> list[ColumnElement[bool]]:
+    """The filter on the topics table alone: the count needs no join, and the territory
+    is the ids of the regions under a path (ix_topics_region_id_id serves them)."""
+    conds: list[ColumnElement[bool]] = []
     if f.under_path != "/":
-        query = query.where(Region.path.startswith(f.under_path, autoescape=True))
+        under = select(Region.id).where(Region.path.startswith(f.under_path, autoescape=True))
+        conds.append(Topic.region_id.in_(under))
     if f.statuses:
-        query = query.where(Topic.status.in_(f.statuses))
+        conds.append(Topic.status.in_(f.statuses))
     if f.categories:
-        query = query.where(Topic.category.in_(f.categories))
+        conds.append(Topic.category.in_(f.categories))
     if f.kind is not None:
-        query = query.where(Topic.kind == f.kind)
+        conds.append(Topic.kind == f.kind)
     if f.source is not None:
-        query = query.where(Topic.source == f.source)
+        conds.append(Topic.source == f.source)
     if f.room_id is not None:
-        query = query.where(Topic.room_id == f.room_id)
+        conds.append(Topic.room_id == f.room_id)
     if f.unit_id is not None:
-        query = query.where(Topic.unit_id == f.unit_id)
+        conds.append(Topic.unit_id == f.unit_id)
     if f.subjects:
-        query = query.where(Topic.subject.in_(f.subjects))
+        conds.append(Topic.subject.in_(f.subjects))
     if f.due_from is not None or f.due_before is not None or f.due_until is not None:
         due = select(TopicDeadline.id).where(
             TopicDeadline.topic_id == Topic.id,
@@ -242,20 +241,23 @@ def _filtered(f: TopicFilter) -> Select[Topic, Room, Region]:
             due = due.where(TopicDeadline.due_at < f.due_before)
         if f.due_until is not None:
             due = due.where(TopicDeadline.due_at <= f.due_until)
-        query = query.where(due.exists())
+        conds.append(due.exists())
     if f.search:
         term = f.search.strip()
-        query = query.where(
-            Topic.title.contains(term, autoescape=True) | (Topic.number == term.upper())
-        )
-    return query
+        conds.append(Topic.title.contains(term, autoescape=True) | (Topic.number == term.upper()))
+    return conds
 
 
 async def list_topics(
     session: AsyncSession, f: TopicFilter, *, limit: int, before_id: int | None = None
 ) -> list[tuple[Topic, Room, Region]]:
     """Newest first; page with ``before_id`` (the last id of the previous page)."""
-    query = _filtered(f)
+    query = (
+        select(Topic, Room, Region)
+        .join(Room, Topic.room_id == Room.id)
+        .join(Region, Topic.region_id == Region.id)
+        .where(*_conditions(f))
+    )
     if before_id is not None:
         query = query.where(Topic.id < before_id)
     rows = await session.execute(query.order_by(Topic.id.desc()).limit(limit))
@@ -263,7 +265,7 @@ async def list_topics(
 
 
 async def count_topics(session: AsyncSession, f: TopicFilter) -> int:
-    query = _filtered(f).with_only_columns(func.count(Topic.id))
+    query = select(func.count()).select_from(Topic).where(*_conditions(f))
     return int(await session.scalar(query) or 0)
 
 
