@@ -33,8 +33,14 @@ lint: setup
 test: lint
 	$(BIN)/pytest
 
+# The dispatch benchmark drops and recreates the schema of its PostgreSQL database
+# (default msy_bench: createdb -h 127.0.0.1 -U postgres msy_bench); DISPATCH_ARGS=--sqlite
+# runs it on a temporary SQLite file instead. See benchmarks/README.md.
+DISPATCH_ARGS ?=
+
 bench: setup
 	$(BIN)/python benchmarks/intake.py
+	$(BIN)/python benchmarks/dispatch.py $(DISPATCH_ARGS)
 
 # Developers: autogenerate a migration from the models, e.g. make migration m="add votes"
 migration: setup

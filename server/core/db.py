@@ -78,6 +78,10 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+            # asyncpg prepares every statement; after five runs PostgreSQL would switch to
+            # a generic plan that ignores the filter's values (the topic queue then scans
+            # the whole primary key): plan each execution for its parameters instead.
+            kwargs["connect_args"] = {"server_settings": {"plan_cache_mode": "force_custom_plan"}}
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         # Helpers that live as long as the engine: group-commit queues (server.core.batch)

@@ -13,7 +13,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.rooms.tables import Region, Room
-from server.topics.model import TopicKind, TopicSource, TopicStatus
+from server.topics.model import OPEN_STATES, TopicKind, TopicSource, TopicStatus
 from server.topics.supervision import ExtensionStatus, Flag
 from server.topics.tables import (
     DeadlineExtension,
@@ -440,5 +440,7 @@ async def changed_topics(
     )
     if since is not None:
         query = query.where(Topic.updated_at >= since)
+    else:  # the first build needs only what it will index
+        query = query.where(Topic.status.in_(OPEN_STATES))
     rows = await session.execute(query.order_by(Topic.id))
     return [tuple(r) for r in rows.all()]  # type: ignore[misc]
