@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,15 +62,13 @@ from similar_probe import NAMES, Generator, Labelled, rss_mb
 from sqlalchemy import event, text
 
 from server import migrations
+from server.__main__ import cli_context
 from server.accounts import actions as accounts
 from server.accounts.model import UnitKind
 from server.core.auth import Principal, Role, token_digest
 from server.core.clock import LOCAL_TZ, FakeClock
 from server.core.context import Context
 from server.core.db import Database
-from server.core.files import FileStore
-from server.core.notifier import NullNotifier
-from server.core.ratelimit import MemoryRateLimiter
 from server.rooms import actions as rooms
 from server.rooms.model import RegionLevel
 from server.settings import Settings
@@ -859,21 +857,8 @@ def make_settings(work: Path, url: str) -> Settings:
     return Settings.from_env(env, base_dir=work)
 
 
-@contextlib.asynccontextmanager
-async def bench_context(settings: Settings) -> AsyncIterator[Context]:
-    clock = BenchClock(NOW)
-    db = Database(settings.database_url)
-    try:
-        yield Context(
-            settings=settings,
-            db=db,
-            clock=clock,
-            notifier=NullNotifier(),
-            limiter=MemoryRateLimiter(clock),
-            files=FileStore(settings.uploads_dir),
-        )
-    finally:
-        await db.close()
+def bench_context(settings: Settings) -> contextlib.AbstractAsyncContextManager[Context]:
+    return cli_context(settings, BenchClock(NOW))
 
 
 async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from aiohttp import web
 from server import migrations
 from server.accounts import actions as accounts
 from server.core.auth import Role
-from server.core.clock import SystemClock
+from server.core.clock import Clock, SystemClock
 from server.core.context import Context
 from server.core.db import Database
 from server.core.errors import AppError
@@ -33,9 +33,10 @@ from server.topics import actions as topics
 
 
 @asynccontextmanager
-async def cli_context(settings: Settings) -> AsyncIterator[Context]:
-    """A Context for one command-line run: no browsers listening, no rate limits shared."""
-    clock = SystemClock()
+async def cli_context(settings: Settings, clock: Clock | None = None) -> AsyncIterator[Context]:
+    """A Context for one command-line run (or a benchmark, with its own clock): no
+    browsers listening, no rate limits shared."""
+    clock = clock or SystemClock()
     db = Database(settings.database_url, pool_size=2)
     try:
         yield Context(
