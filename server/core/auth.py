@@ -38,16 +38,26 @@ class Permission(StrEnum):
     DISPATCH_TOPICS = "dispatch_topics"
     HANDLE_TOPICS = "handle_topics"
     MANAGE_ROUTING = "manage_routing"
+    HOST_DELIBERATIONS = "host_deliberations"
 
 
 P = Permission
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.DISPATCHER: frozenset(
-        {P.VIEW_ROOMS, P.PRINT_POSTERS, P.VIEW_TOPICS, P.ENTER_TOPICS, P.DISPATCH_TOPICS}
+        {
+            P.VIEW_ROOMS,
+            P.PRINT_POSTERS,
+            P.VIEW_TOPICS,
+            P.ENTER_TOPICS,
+            P.DISPATCH_TOPICS,
+            P.HOST_DELIBERATIONS,
+        }
     ),
     Role.HANDLER: frozenset({P.VIEW_ROOMS, P.HANDLE_TOPICS}),
-    Role.ROOM_CHIEF: frozenset({P.VIEW_ROOMS, P.PRINT_POSTERS, P.VIEW_TOPICS}),
+    Role.ROOM_CHIEF: frozenset(
+        {P.VIEW_ROOMS, P.PRINT_POSTERS, P.VIEW_TOPICS, P.HOST_DELIBERATIONS}
+    ),
     Role.INFO_OFFICER: frozenset({P.VIEW_ROOMS, P.VIEW_TOPICS, P.ENTER_TOPICS}),
 }
 

@@ -18,6 +18,7 @@ def target_metadata() -> MetaData:
     from server.accounts import tables as _accounts  # noqa: F401
     from server.core import audit as _audit  # noqa: F401
     from server.core.db import Base
+    from server.deliberations import tables as _deliberations  # noqa: F401
     from server.rooms import tables as _rooms  # noqa: F401
     from server.topics import tables as _topics  # noqa: F401
 
