@@ -23,6 +23,7 @@ from server.core.files import FileStore
 from server.core.i18n import catalogue
 from server.core.notifier import Notifier, SocketIONotifier
 from server.core.openapi import document
+from server.core.presence import RedisPresence
 from server.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from server.core.web import (
     CTX,
@@ -35,6 +36,7 @@ from server.core.web import (
     render,
     security_headers_middleware,
 )
+from server.deliberations.live import LiveNamespace
 from server.rooms import http as rooms_http
 from server.settings import ConfigError, Settings
 from server.topics import actions as topic_actions
@@ -130,6 +132,8 @@ def create_app(
         cors_allowed_origins=[],
         logger=False,
         engineio_logger=False,
+        # Nothing a browser sends over socket.io is large: refuse big packets outright.
+        max_http_buffer_size=64 * 1024,
     )
     sio.attach(app)
     app[SIO] = sio
@@ -141,9 +145,7 @@ def create_app(
     db = Database(settings.database_url)
     if limiter is None:
         if settings.redis_url:
-            import redis.asyncio as aioredis
-
-            limiter = RedisRateLimiter(aioredis.from_url(settings.redis_url), clock)
+            limiter = RedisRateLimiter(_redis(settings.redis_url), clock)
         else:
             limiter = MemoryRateLimiter(clock)
     ctx = Context(
@@ -156,6 +158,10 @@ def create_app(
     )
     app[CTX] = ctx
     sio.register_namespace(StaffNamespace(ctx))
+    live = LiveNamespace(
+        ctx, RedisPresence(_redis(settings.redis_url)) if settings.redis_url else None
+    )
+    sio.register_namespace(live)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         # Load (or train) the topic classifier before taking requests, not on the first one.
@@ -167,6 +173,7 @@ def create_app(
             else None
         )
         yield
+        await live.close()  # send what the live room still has batched
         for task in (reminders, similar_index):
             if task is not None and not task.done():
                 task.cancel()
@@ -188,6 +195,12 @@ def create_app(
     app.router.add_static("/static/", STATIC_DIR, name="static", append_version=False)
     _check_vendor()
     return app
+
+
+def _redis(url: str) -> Any:
+    import redis.asyncio as aioredis
+
+    return aioredis.from_url(url)
 
 
 async def _disconnect_sockets(app: web.Application) -> None:

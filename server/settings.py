@@ -72,6 +72,11 @@ class Settings:
     cluster_min_topics: int = 5
     cluster_min_rooms: int = 3
     cluster_days: int = 30
+    # The live room (议事会直播间).
+    live_comment_rate: RateLimit = RateLimit(5, 30)  # per identity
+    live_action_rate: RateLimit = RateLimit(60, 10)  # every other event, per identity
+    live_batch_ms: int = 200  # viewers get comments, tallies and reactions this often
+    sensitive_words: tuple[str, ...] = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -224,7 +229,34 @@ class Settings:
             cluster_min_topics=get_int("CLUSTER_MIN_TOPICS", 5, 2, 1000),
             cluster_min_rooms=get_int("CLUSTER_MIN_ROOMS", 3, 1, 1000),
             cluster_days=get_int("CLUSTER_DAYS", 30, 1, 366),
+            live_comment_rate=RateLimit.parse(
+                "LIVE_COMMENT_RATE", get("LIVE_COMMENT_RATE", "5/30") or ""
+            ),
+            live_action_rate=RateLimit.parse(
+                "LIVE_ACTION_RATE", get("LIVE_ACTION_RATE", "60/10") or ""
+            ),
+            live_batch_ms=get_int("LIVE_BATCH_MS", 200, 20, 5000),
+            sensitive_words=_sensitive_words(get("SENSITIVE_WORDS_FILE")),
         )
+
+
+# The sensitive-word list shipped with the server: one word per line, # for comments.
+DEFAULT_SENSITIVE_WORDS = Path(__file__).resolve().parent / "deliberations" / "sensitive_words.txt"
+
+
+def _sensitive_words(path: str | None) -> tuple[str, ...]:
+    """The comment filter's words (MASHANGYI_SENSITIVE_WORDS_FILE, or the shipped list)."""
+    source = Path(path) if path else DEFAULT_SENSITIVE_WORDS
+    try:
+        lines = source.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(
+            f"{PREFIX}SENSITIVE_WORDS_FILE: cannot read {source}: {exc.strerror}"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{PREFIX}SENSITIVE_WORDS_FILE: {source} is not UTF-8") from None
+    words = (line.split("#", 1)[0].strip() for line in lines)
+    return tuple(w for w in words if w)
 
 
 def _deadline_days(raw: str) -> dict[str, int]:

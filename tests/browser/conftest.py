@@ -12,18 +12,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.processes import free_port, stop, wait_healthy
 
 CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE_BROWSER = os.environ.get("MASHANGYI_REQUIRE_BROWSER") == "1"
@@ -108,13 +106,6 @@ class Problems:
         page.on("pageerror", on_pageerror)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> None:
     done = subprocess.run(
         [str(BIN / "mashangyi"), *args],
@@ -126,21 +117,6 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, f"mashangyi {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
-
-
-def _wait_healthy(base_url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/api/health", timeout=2) as response:
-                if response.status == 200 and json.load(response).get("ok") is True:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"server not healthy after 30 s:\n{log.read_text()}")
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +135,7 @@ def server(
     test module, shared by its tests (which log in as different demo users or touch
     different data)."""
     tmp_path = tmp_path_factory.mktemp(f"{request.module.__name__.rsplit('.', 1)[-1]}-server")
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     data_dir = tmp_path / "var"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MASHANGYI_")}
@@ -183,15 +159,10 @@ def server(
             stderr=subprocess.STDOUT,
         )
     try:
-        _wait_healthy(base_url, proc, log)
+        wait_healthy(base_url, proc, log)
         yield Server(base_url, data_dir, demo)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
 
 
 @pytest.fixture
