@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from server.core.audit import record_audit
 from server.core.auth import Principal
 from server.core.context import Context
@@ -12,13 +14,21 @@ from server.deliberations.model import REASON_MAX, Invalid, InvitationStatus, re
 from server.deliberations.tables import Invitation
 
 
+async def _hosted_invitation(
+    session: AsyncSession, actor: Principal, invitation_id: int
+) -> Invitation:
+    """The invitation, if the actor may host its session."""
+    invitation = await store.get_invitation(session, invitation_id)
+    if invitation is None:
+        raise NotFound("No such invitation.")
+    require_host(actor, await load(session, invitation.deliberation_id))
+    return invitation
+
+
 async def admit(ctx: Context, actor: Principal, invitation_id: int) -> Invitation:
     """Let a guest in from the lobby. A removed guest cannot be admitted."""
     async with ctx.db.write() as session:
-        invitation = await store.get_invitation(session, invitation_id)
-        if invitation is None:
-            raise NotFound("No such invitation.")
-        require_host(actor, await load(session, invitation.deliberation_id))
+        invitation = await _hosted_invitation(session, actor, invitation_id)
         if invitation.status is InvitationStatus.REMOVED:
             raise Conflict("That guest was removed.", fields={"status": invitation.status})
         if invitation.status is InvitationStatus.ADMITTED:
@@ -49,10 +59,7 @@ async def remove(
     except Invalid as exc:
         raise ValidationFailed(str(exc), fields=exc.fields) from None
     async with ctx.db.write() as session:
-        invitation = await store.get_invitation(session, invitation_id)
-        if invitation is None:
-            raise NotFound("No such invitation.")
-        require_host(actor, await load(session, invitation.deliberation_id))
+        invitation = await _hosted_invitation(session, actor, invitation_id)
         if invitation.status is InvitationStatus.REMOVED:
             raise Conflict("That guest was already removed.", fields={"status": invitation.status})
         now = ctx.clock.now()
