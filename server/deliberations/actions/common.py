@@ -152,3 +152,18 @@ async def check_invitation(ctx: Context, session: AsyncSession, token: str) -> I
     if invitation.status is InvitationStatus.REMOVED:
         raise Gone("The host has withdrawn this invitation.")
     return invitation
+
+
+async def publish_session(ctx: Context, deliberation: Deliberation) -> None:
+    """Tell everyone in the live room that the session changed state (after commit)."""
+    await ctx.notifier.emit(
+        "session",
+        {
+            "type": "session",
+            "op": "state",
+            "status": deliberation.status,
+            "cancel_reason": deliberation.cancel_reason,
+        },
+        namespace=LIVE_NAMESPACE,
+        rooms=[deliberation_room(deliberation.id)],
+    )
