@@ -183,30 +183,37 @@ async def poll_states(session: AsyncSession, poll_ids: Sequence[int]) -> dict[in
     return {pid: status for pid, status in (await session.execute(query)).tuples()}
 
 
-async def insert_ballot(
-    session: AsyncSession,
-    poll_id: int,
-    voter_key: str,
-    voter_name: str,
-    at: Any,
-    choices: list[int],
-) -> None:
-    ballot_id = await session.scalar(
-        insert(Ballot)
-        .values(poll_id=poll_id, voter_key=voter_key, voter_name=voter_name, created_at=at)
-        .returning(Ballot.id)
-    )
+async def insert_ballots(session: AsyncSession, ballots: list[dict[str, Any]]) -> None:
+    """Insert ballots (poll_id, voter_key, voter_name, created_at, choices) in two statements."""
+    if not ballots:
+        return
+    ids = (
+        await session.scalars(
+            insert(Ballot).returning(Ballot.id, sort_by_parameter_order=True),
+            [{k: v for k, v in b.items() if k != "choices"} for b in ballots],
+        )
+    ).all()
     await session.execute(
         insert(BallotChoice),
-        [{"ballot_id": ballot_id, "poll_id": poll_id, "option_id": c} for c in choices],
+        [
+            {"ballot_id": ballot_id, "poll_id": b["poll_id"], "option_id": option}
+            for ballot_id, b in zip(ids, ballots, strict=True)
+            for option in b["choices"]
+        ],
     )
+
+
+async def existing_voters(
+    session: AsyncSession, poll_id: int, voter_keys: Sequence[str]
+) -> set[str]:
+    rows = await session.scalars(
+        select(Ballot.voter_key).where(Ballot.poll_id == poll_id, Ballot.voter_key.in_(voter_keys))
+    )
+    return set(rows.all())
 
 
 async def has_ballot(session: AsyncSession, poll_id: int, voter_key: str) -> bool:
-    found = await session.scalar(
-        select(Ballot.id).where(Ballot.poll_id == poll_id, Ballot.voter_key == voter_key)
-    )
-    return found is not None
+    return bool(await existing_voters(session, poll_id, [voter_key]))
 
 
 async def tally(session: AsyncSession, poll_id: int) -> tuple[int, dict[int, int]]:

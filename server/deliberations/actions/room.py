@@ -578,22 +578,32 @@ class _Vote:
 async def _store_votes(session: AsyncSession, items: list[_Vote]) -> list[str]:
     """Write a batch of ballots; per vote "" (counted), "closed" or "duplicate"."""
     states = await store.poll_states(session, sorted({v.poll_id for v in items}))
-    seen: set[tuple[int, str]] = set()
+    voted: dict[int, set[str]] = {}
+    for poll_id in states:
+        keys = [v.voter_key for v in items if v.poll_id == poll_id]
+        voted[poll_id] = await store.existing_voters(session, poll_id, keys)
     results: list[str] = []
+    rows: list[dict[str, Any]] = []
     for vote in items:
-        slot = (vote.poll_id, vote.voter_key)
         if states.get(vote.poll_id) is not PollStatus.OPEN:
             results.append("closed")
-        elif slot in seen or await store.has_ballot(session, vote.poll_id, vote.voter_key):
+        elif vote.voter_key in voted[vote.poll_id]:
             results.append("duplicate")
         else:
-            seen.add(slot)
-            # A vote racing in through another process still meets the unique constraint:
-            # the batch fails, each vote is retried alone, and only that one is refused.
-            await store.insert_ballot(
-                session, vote.poll_id, vote.voter_key, vote.voter_name, vote.at, vote.choices
+            voted[vote.poll_id].add(vote.voter_key)
+            rows.append(
+                {
+                    "poll_id": vote.poll_id,
+                    "voter_key": vote.voter_key,
+                    "voter_name": vote.voter_name,
+                    "created_at": vote.at,
+                    "choices": vote.choices,
+                }
             )
             results.append("")
+    # A vote racing in through another process still meets the unique constraint: the
+    # batch fails, each vote is retried alone, and only that one is refused.
+    await store.insert_ballots(session, rows)
     return results
 
 
