@@ -216,6 +216,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             handler = ops.get(op) if isinstance(op, str) else None
             if handler is None:
                 raise BadRequest(f"Unknown op for {event}: {op!r}.", fields={"op": "Unknown."})
+            await room.check_rate(self._ctx, who, "action")
             if who.role is LiveRole.GUEST and event != "sync":
                 await self._require_admitted(who)
             result = await handler(sid, who, data)
@@ -396,7 +397,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         return {"agenda": agenda}
 
     async def _reaction_send(self, sid: str, who: Identity, data: dict[str, Any]) -> dict[str, Any]:
-        kind = await room.react(self._ctx, who, data.get("kind"))
+        kind = room.check_reaction(data.get("kind"))
         self.fanout.count(deliberation_room(who.deliberation_id), "reactions", kind)
         return {}
 

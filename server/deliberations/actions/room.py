@@ -75,7 +75,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-async def _rate(ctx: Context, who: Identity, kind: str) -> None:
+async def check_rate(ctx: Context, who: Identity, kind: str) -> None:
+    """Per-identity limits: ``comment`` for comments and questions, ``action`` for every
+    event (the live room's dispatcher checks it before any handler runs)."""
     limit = ctx.settings.live_comment_rate if kind == "comment" else ctx.settings.live_action_rate
     decision: Decision = await ctx.limiter.hit(
         f"live:{kind}:{who.deliberation_id}:{who.key}", limit.count, limit.seconds
@@ -234,7 +236,7 @@ async def post_comment(ctx: Context, who: Identity, body: Any) -> CommentView:
         text = require_text("body", body, COMMENT_MAX)
     except Invalid as exc:
         raise _invalid(exc) from None
-    await _rate(ctx, who, "comment")
+    await check_rate(ctx, who, "comment")
     flagged = ", ".join(_word_filter(ctx).matches(text))
     at = ctx.clock.now()
     stored = await _comment_queue(ctx).submit(_NewComment(who, text, flagged, at))
@@ -320,7 +322,7 @@ async def ask_question(ctx: Context, who: Identity, body: Any) -> QuestionView:
         text = require_text("body", body, QUESTION_MAX)
     except Invalid as exc:
         raise _invalid(exc) from None
-    await _rate(ctx, who, "comment")
+    await check_rate(ctx, who, "comment")
     flagged = _word_filter(ctx).matches(text) and not who.is_host
     async with ctx.db.write() as session:
         deliberation = await _deliberation(session, who.deliberation_id)
@@ -343,7 +345,6 @@ async def ask_question(ctx: Context, who: Identity, body: Any) -> QuestionView:
 async def upvote_question(ctx: Context, who: Identity, question_id: Any) -> QuestionView:
     if not isinstance(question_id, int) or isinstance(question_id, bool):
         raise ValidationFailed("id must be a number.", fields={"id": "Required."})
-    await _rate(ctx, who, "action")
     try:
         async with ctx.db.write() as session:
             question = await store.get_question(session, question_id)
@@ -718,7 +719,6 @@ async def raise_hand(
         except Invalid as exc:
             raise _invalid(exc) from None
         speaker_key = f"onsite:{speaker_name}"
-    await _rate(ctx, who, "action")
     async with ctx.db.write() as session:
         deliberation = await store.lock_deliberation(session, who.deliberation_id)
         if deliberation is None:
@@ -860,18 +860,12 @@ async def goto_topic(ctx: Context, who: Identity, topic_id: Any) -> dict[str, An
 
 
 def check_reaction(kind: Any) -> str:
+    """A known reaction; the live room aggregates them and calls ``save_reactions``."""
     if kind not in REACTIONS:
         raise ValidationFailed(
             f"kind must be one of {', '.join(REACTIONS)}.", fields={"kind": "Unknown."}
         )
     return str(kind)
-
-
-async def react(ctx: Context, who: Identity, kind: Any) -> str:
-    """Check one reaction; the caller aggregates them and calls ``save_reactions``."""
-    checked = check_reaction(kind)
-    await _rate(ctx, who, "action")
-    return checked
 
 
 async def save_reactions(ctx: Context, deliberation_id: int, counts: dict[str, int]) -> None:
