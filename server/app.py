@@ -36,6 +36,7 @@ from server.core.web import (
     render,
     security_headers_middleware,
 )
+from server.deliberations import pages as deliberation_pages
 from server.deliberations.live import LiveNamespace
 from server.rooms import http as rooms_http
 from server.settings import ConfigError, Settings
@@ -60,6 +61,7 @@ FEATURE_ROUTES = (
     topics_http.routes,
     handling_http.routes,
     routing_http.routes,
+    deliberation_pages.routes,
 )
 FEATURE_OPENAPI = (
     accounts_http.OPENAPI,
