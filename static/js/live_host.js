@@ -51,6 +51,19 @@
     input.focus();
   }
 
+  /* Rebuild a list without losing a reason form someone is typing in: the forms move over
+     to the rebuilt rows (same data-id), text and focus kept. */
+  function rebuild(list, build) {
+    const open = [...list.querySelectorAll("li[data-id] > form.hide-form")].map((f) => [f.parentElement.dataset.id, f]);
+    const focused = document.activeElement;
+    build();
+    for (const [id, form] of open) {
+      const li = list.querySelector('li[data-id="' + id + '"]');
+      if (li) li.append(form);
+    }
+    if (focused && focused !== document.activeElement && document.contains(focused)) focused.focus();
+  }
+
   // --- header --------------------------------------------------------------------------------
 
   function render() {
@@ -106,7 +119,9 @@
     return g.connected ? "waiting" : "offline";
   }
 
-  function renderLobby() {
+  function renderLobby() { rebuild($("lobby"), buildLobby); }
+
+  function buildLobby() {
     const list = $("lobby");
     list.replaceChildren();
     const order = { waiting: 0, admitted: 1, admitted_away: 2, offline: 3 };
@@ -250,7 +265,9 @@
     },
   });
 
-  function renderHeld() {
+  function renderHeld() { rebuild($("held"), buildHeld); }
+
+  function buildHeld() {
     const list = $("held");
     list.replaceChildren();
     for (const c of [...held.values()].sort((a, b) => a.id - b.id)) {
@@ -397,7 +414,8 @@
     on: {
       batch(b) {
         if (b.comments) {
-          for (const c of b.comments) held.delete(c.id);  // approved elsewhere: now visible
+          // Approved by another moderator: now visible.
+          if (b.comments.some((c) => held.delete(c.id))) renderHeld();
           comments.addAll(b.comments);
         }
         if (b.questions) upsertQuestions(b.questions);
@@ -411,7 +429,6 @@
         }
         if (b.presence) $("presence").textContent = L.presenceText(b.presence);
         if (b.moderation) showModeration(b.moderation);
-        renderHeld();
       },
       comment(e) {
         if (e.op === "held") { held.set(e.comment.id, e.comment); renderHeld(); }
