@@ -114,6 +114,12 @@
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); commentForm.requestSubmit(); }
   });
 
+  function setStatus(next) {
+    if (!next || next === status) return;
+    status = next;
+    render();
+  }
+
   // --- the socket ------------------------------------------------------------------------------
 
   function applySnapshot(s) {
@@ -156,11 +162,8 @@
       comment(e) { if (e.op === "hidden") comments.hide(e.id); },
       queue(e) { if (e.op === "state") { queue = e.queue; renderQueue(); } },
       agenda(e) { if (e.op === "current") showAgenda(e); },
-      session(e) {
-        if (e.op !== "state") return;
-        status = e.status;
-        render();
-      },
+      session(e) { if (e.op === "state") setStatus(e.status); },
+      deliberation(e) { if (e.op === "changed" && e.deliberation) setStatus(e.deliberation.status); },
     },
   });
 

@@ -375,6 +375,12 @@
     $("hidden-count").textContent = t("live.host.hidden_count", { n: (m && m.hidden) || 0 });
   }
 
+  function setStatus(next) {
+    if (!next || next === status) return;
+    status = next;
+    render();
+  }
+
   // --- the socket ------------------------------------------------------------------------------
 
   function applySnapshot(s) {
@@ -445,11 +451,8 @@
       queue(e) { if (e.op === "state") { queue = e.queue; renderQueue(); } },
       agenda(e) { if (e.op === "current") { agenda = e; renderAgenda(); } },
       lobby(e) { if (e.op === "state") { lobby = e.guests; renderLobby(); } },
-      session(e) {
-        if (e.op !== "state") return;
-        status = e.status;
-        render();
-      },
+      session(e) { if (e.op === "state") setStatus(e.status); },
+      deliberation(e) { if (e.op === "changed" && e.deliberation) setStatus(e.deliberation.status); },
     },
   });
 

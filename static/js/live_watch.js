@@ -233,6 +233,15 @@
     if (m && m.hidden) note.textContent = t("live.comments.hidden_count", { n: m.hidden });
   }
 
+  /* The session moved (started, ended, cancelled): going live brings a fresh snapshot. */
+  function setStatus(next) {
+    if (!next || next === status) return;
+    const wasLive = status === "live";
+    status = next;
+    render();
+    if (status === "live" && !wasLive) room.sync();
+  }
+
   // --- the socket --------------------------------------------------------------------------
 
   function applySnapshot(s) {
@@ -281,13 +290,8 @@
         else if (e.op === "closed" && poll && poll.id === e.poll.id) { poll = e.poll; renderPoll(); }
       },
       agenda(e) { if (e.op === "current") showAgenda(e); },
-      session(e) {
-        if (e.op !== "state") return;
-        const wasLive = status === "live";
-        status = e.status;
-        render();
-        if (status === "live" && !wasLive) room.sync();
-      },
+      session(e) { if (e.op === "state") setStatus(e.status); },
+      deliberation(e) { if (e.op === "changed" && e.deliberation) setStatus(e.deliberation.status); },
     },
   });
 
