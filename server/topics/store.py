@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -97,6 +98,30 @@ async def topics_with_places(
         .where(Topic.id.in_(topic_ids))
     )
     return [(t, room, region) for t, room, region in (await session.execute(query)).all()]
+
+
+async def topics_for_agenda(
+    session: AsyncSession,
+    *,
+    ids: Sequence[int] = (),
+    numbers: Sequence[str] = (),
+    lock: bool = False,
+) -> list[tuple[Topic, str]]:
+    """Topics by id or number with their region's path, in the order asked; ``lock``
+    holds the topic rows (not the regions') until the transaction ends."""
+    if not ids and not numbers:
+        return []
+    query = (
+        select(Topic, Region.path)
+        .join(Region, Topic.region_id == Region.id)
+        .where(Topic.id.in_(ids) | Topic.number.in_(numbers))
+    )
+    if lock:
+        query = query.with_for_update(of=Topic)
+    rows = {t.id: (t, path) for t, path in (await session.execute(query)).all()}
+    by_number = {t.number: t.id for t, _ in rows.values()}
+    order = [*ids, *(by_number.get(n, -1) for n in numbers)]
+    return [rows[i] for i in dict.fromkeys(order) if i in rows]
 
 
 async def update_topic(

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts import actions as accounts
 from server.accounts.actions import UnitView
@@ -32,6 +35,7 @@ from server.topics.actions.common import MAX_NOTE, StaffTopic, publish_for_regio
 from server.topics.actions.queue import staff_topic
 from server.topics.model import (
     HANDLER_MOVES,
+    TRANSITIONS,
     ActorKind,
     EventKind,
     InvalidTransition,
@@ -103,69 +107,99 @@ async def _apply_move(
                 f"(version {current.version}).",
                 fields={"status": current.status, "version": str(current.version)},
             )
-        try:
-            transition(current.status, target)
-        except InvalidTransition as exc:
-            raise InvalidTransitionError(str(exc), fields={"status": current.status}) from None
-        if not await store.update_topic(
+        await _record_move(
+            ctx,
             session,
-            topic_id,
-            expected_version=version,
-            now=now,
-            values={"status": target, **(values or {})},
-        ):  # another process won the race between our read and our update
-            raise StaleUpdate("The topic changed while you were acting; reload it.")
-        event = store.new_event(
-            topic_id=topic_id,
-            at=now,
-            actor_kind=ActorKind.STAFF,
-            actor_id=actor.user_id,
-            from_status=current.status,
-            to_status=target,
+            actor,
+            current,
+            target,
             note=note,
-            public=True,
-            kind=EventKind.MOVE,
-        )
-        session.add(event)
-        unit_id = (values or {}).get("unit_id", current.unit_id)
-        await deadlines.apply_plan(
-            ctx, session, topic_id, current.status, target, unit_id=unit_id, now=now
-        )
-        if photos:
-            await session.flush()  # the event's id, for its photos
-            await store.insert_photos(
-                session,
-                [
-                    {
-                        "topic_id": topic_id,
-                        "event_id": event.id,
-                        "position": 100 + i,  # after the resident's own photos
-                        "relpath": file.relpath,
-                        "width": image.width,
-                        "height": image.height,
-                        "size": len(image.data),
-                    }
-                    for i, (image, file) in enumerate(photos)
-                ],
-            )
-            await session.flush()
-            ctx.files.place([file for _, file in photos])
-        record_audit(
-            session,
-            at=now,
-            actor_id=actor.user_id,
+            values=values,
             action=action,
-            target=f"topic:{topic_id}",
-            detail={
-                "from": current.status,
-                "to": target,
-                "note": note,
-                **{k: v for k, v in (values or {}).items() if k != "status"},
-            },
+            now=now,
+            photos=photos,
         )
     view = await staff_topic(ctx, topic_id)
     await publish_for_region(ctx, place.region_path, "moved", view)
     return view
+
+
+async def _record_move(
+    ctx: Context,
+    session: AsyncSession,
+    actor: Principal,
+    current: Topic,
+    target: TopicStatus,
+    *,
+    note: str,
+    values: dict[str, Any] | None,
+    action: str,
+    now: datetime,
+    photos: Sequence[tuple[CleanImage, StagedFile]] = (),
+) -> None:
+    """Write one move in the caller's transaction: the checked transition, the versioned
+    UPDATE, the public event, the deadlines, any photos and the audit row."""
+    topic_id, version = current.id, current.version
+    try:
+        transition(current.status, target)
+    except InvalidTransition as exc:
+        raise InvalidTransitionError(str(exc), fields={"status": current.status}) from None
+    if not await store.update_topic(
+        session,
+        topic_id,
+        expected_version=version,
+        now=now,
+        values={"status": target, **(values or {})},
+    ):  # another process won the race between our read and our update
+        raise StaleUpdate("The topic changed while you were acting; reload it.")
+    event = store.new_event(
+        topic_id=topic_id,
+        at=now,
+        actor_kind=ActorKind.STAFF,
+        actor_id=actor.user_id,
+        from_status=current.status,
+        to_status=target,
+        note=note,
+        public=True,
+        kind=EventKind.MOVE,
+    )
+    session.add(event)
+    unit_id = (values or {}).get("unit_id", current.unit_id)
+    await deadlines.apply_plan(
+        ctx, session, topic_id, current.status, target, unit_id=unit_id, now=now
+    )
+    if photos:
+        await session.flush()  # the event's id, for its photos
+        await store.insert_photos(
+            session,
+            [
+                {
+                    "topic_id": topic_id,
+                    "event_id": event.id,
+                    "position": 100 + i,  # after the resident's own photos
+                    "relpath": file.relpath,
+                    "width": image.width,
+                    "height": image.height,
+                    "size": len(image.data),
+                }
+                for i, (image, file) in enumerate(photos)
+            ],
+        )
+        await session.flush()
+        ctx.files.place([file for _, file in photos])
+    record_audit(
+        session,
+        at=now,
+        actor_id=actor.user_id,
+        action=action,
+        target=f"topic:{topic_id}",
+        detail={
+            "from": current.status,
+            "to": target,
+            "note": note,
+            **{k: v for k, v in (values or {}).items() if k != "status"},
+        },
+    )
 
 
 async def move_topic(
@@ -387,3 +421,96 @@ async def merge_topic(
         values={"merged_into_id": into_id},
         action="topic.merge",
     )
+
+
+# Deliberation sessions (协商议事会) bring key topics along with them: announcing one
+# schedules its agenda, ending it marks the topics deliberated, cancelling it sends them
+# back to escalated. The deliberations feature calls these inside its own transaction,
+# so the session and its topics change together or not at all.
+
+# The states of a topic that may stand on a session's agenda (重点议题 under supervision).
+AGENDA_STATES = frozenset({TopicStatus.ESCALATED, TopicStatus.SCHEDULED})
+
+
+@dataclass(frozen=True, slots=True)
+class AgendaTopic:
+    id: int
+    number: str
+    title: str
+    status: TopicStatus
+    room_id: int
+    region_path: str
+
+
+async def agenda_topics(
+    session: AsyncSession,
+    *,
+    ids: Sequence[int] = (),
+    numbers: Sequence[str] = (),
+    lock: bool = False,
+) -> list[AgendaTopic]:
+    """Topics named by id or number, for a session's agenda; unknown ones are left out.
+
+    No authorisation here: the caller checks status and territory. With ``lock`` (in a
+    write transaction) the topic rows stay locked until it ends, so two sessions
+    taking the same topic at once are serialised (PostgreSQL; SQLite has one writer).
+    """
+    rows = await store.topics_for_agenda(session, ids=ids, numbers=numbers, lock=lock)
+    return [AgendaTopic(t.id, t.number, t.title, t.status, t.room_id, path) for t, path in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMove:
+    """A move written in a caller's transaction, to be told to the consoles after commit."""
+
+    topic_id: int
+    region_path: str
+
+
+async def move_for_deliberation(
+    ctx: Context,
+    session: AsyncSession,
+    actor: Principal,
+    topic_ids: Sequence[int],
+    target: TopicStatus,
+    *,
+    note: str,
+) -> list[TopicMove]:
+    """Move a session's agenda topics to ``target`` in the caller's write transaction.
+
+    Each topic in AGENDA_STATES whose move the workflow table allows is moved, with its
+    event (who, when, from, to, ``note``), deadlines and audit row, exactly as
+    ``move_topic`` writes them; topics elsewhere in the workflow (already scheduled,
+    merged or resolved meanwhile) stay as they are. The actor's authority over the
+    session is the caller's check: the topics move because the session does. Rows are
+    locked while read; a topic changed under us raises StaleUpdate and the caller's
+    whole transaction rolls back. Publish the result with ``publish_moves`` after commit.
+    """
+    note = _check_note(note)
+    now = ctx.clock.now()
+    moved = []
+    for found in await store.topics_for_agenda(session, ids=topic_ids, lock=True):
+        current, region_path = found
+        if current.status not in AGENDA_STATES or target not in TRANSITIONS[current.status]:
+            continue
+        await _record_move(
+            ctx,
+            session,
+            actor,
+            current,
+            target,
+            note=note,
+            values=None,
+            action="topic.deliberation",
+            now=now,
+        )
+        moved.append(TopicMove(current.id, region_path))
+    return moved
+
+
+async def publish_moves(ctx: Context, moves: Sequence[TopicMove]) -> None:
+    """Tell the staff consoles about moves written by ``move_for_deliberation``; after
+    the caller's commit only."""
+    for move in moves:
+        view = await staff_topic(ctx, move.topic_id)
+        await publish_for_region(ctx, move.region_path, "moved", view)
