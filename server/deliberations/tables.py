@@ -142,6 +142,7 @@ class Invitation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     admitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    removed_reason: Mapped[str] = mapped_column(String(200), default="")
     # The guest's current socket.io connection, so a host on another process can reach it.
     live_sid: Mapped[str | None] = mapped_column(String(40))
 

@@ -181,6 +181,7 @@ def upgrade() -> None:
         sa.Column("created_at", server.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("admitted_at", server.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("removed_at", server.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("removed_reason", sa.String(length=200), nullable=False),
         sa.Column("live_sid", sa.String(length=40), nullable=True),
         sa.ForeignKeyConstraint(
             ["created_by_id"],
