@@ -93,7 +93,7 @@ async def count_comments(session: AsyncSession, deliberation_id: int) -> dict[Co
         .where(LiveComment.deliberation_id == deliberation_id)
         .group_by(LiveComment.status)
     )
-    return {status: n for status, n in rows.tuples()}
+    return {status: n for status, n in rows.all()}
 
 
 async def last_comment_id(session: AsyncSession, deliberation_id: int) -> int:
@@ -180,7 +180,7 @@ async def poll_states(session: AsyncSession, poll_ids: Sequence[int]) -> dict[in
     query = select(Poll.id, Poll.status).where(Poll.id.in_(poll_ids))
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         query = query.with_for_update(read=True)
-    return {pid: status for pid, status in (await session.execute(query)).tuples()}
+    return {pid: status for pid, status in (await session.execute(query)).all()}
 
 
 async def insert_ballots(session: AsyncSession, ballots: list[dict[str, Any]]) -> None:
@@ -224,7 +224,7 @@ async def tally(session: AsyncSession, poll_id: int) -> tuple[int, dict[int, int
         .where(BallotChoice.poll_id == poll_id)
         .group_by(BallotChoice.option_id)
     )
-    return int(ballots or 0), {option: n for option, n in rows.tuples()}
+    return int(ballots or 0), {option: n for option, n in rows.all()}
 
 
 # The speaker queue
@@ -275,7 +275,7 @@ async def reaction_totals(session: AsyncSession, deliberation_id: int) -> dict[s
             ReactionCount.deliberation_id == deliberation_id
         )
     )
-    return {kind: n for kind, n in rows.tuples()}
+    return {kind: n for kind, n in rows.all()}
 
 
 # Guests in the room
