@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -217,8 +218,9 @@ async def test_comments_reach_every_viewer_batched_and_persist(
 
 
 async def test_bad_comments_get_an_error_ack_and_reach_nobody(
-    ctx: Context, city: City, server: TestServer, new_client: Any
+    ctx: Context, city: City, server: TestServer, new_client: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="server.deliberations.live")
     session = await live_session(ctx, city)
     a = await viewer(new_client, server, session, DEVICE_A)
     b = await viewer(new_client, server, session, DEVICE_B)
@@ -238,6 +240,9 @@ async def test_bad_comments_get_an_error_ack_and_reach_nobody(
     assert ack["error"]["code"] == "bad_request"
     await b.quiet()
     assert b.comments() == []
+    refused = [r.getMessage() for r in caplog.records if "live: refused" in r.getMessage()]
+    assert len(refused) == len(bad) + 1, refused  # each one logged, with who sent it
+    assert all("viewer:device-aaaaaaaa" in line for line in refused)
     # The namespace still works for everyone.
     assert (await a.call("comment", "post", body="正常发言"))["ok"]
     await b.wait_for(lambda: b.comments())

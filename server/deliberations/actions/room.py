@@ -977,3 +977,23 @@ async def snapshot(ctx: Context, who: Identity) -> dict[str, Any]:
         data["lobby"] = await lobby(ctx, who.deliberation_id)
         data["polls"] = await polls(ctx, who)
     return data
+
+
+async def wind_down(session: AsyncSession, deliberation_id: int, now: datetime) -> list[int]:
+    """When a session ends, inside its transaction: close the open poll (storing its final
+    tally) and end the turns still waiting or speaking. Returns the polls it closed."""
+    closed = []
+    for poll in await store.polls_of(session, deliberation_id):
+        if poll.status is PollStatus.OPEN:
+            ballots, votes = await store.tally(session, poll.id)
+            poll.status, poll.closed_at = PollStatus.CLOSED, now
+            poll.results = {"ballots": ballots, "votes": {str(k): v for k, v in votes.items()}}
+            closed.append(poll.id)
+    for request in await store.speaker_queue(session, deliberation_id):
+        request.status = (
+            SpeakerStatus.DONE
+            if request.status is SpeakerStatus.SPEAKING
+            else SpeakerStatus.WITHDRAWN
+        )
+        request.ended_at = now
+    return closed
