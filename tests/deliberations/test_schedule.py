@@ -20,7 +20,8 @@ from server.core.errors import (
     ValidationFailed,
 )
 from server.core.notifier import RecordingNotifier
-from server.deliberations.actions import public, schedule
+from server.deliberations.actions import public, room, schedule
+from server.deliberations.actions.common import staff_identity
 from server.deliberations.model import AGENDA_MAX, DeliberationStatus
 from server.deliberations.tables import AgendaItem, Deliberation
 from server.topics import actions as topics
@@ -120,7 +121,13 @@ async def test_the_whole_life_moves_the_agendas_topics_and_tells_everyone(
     live = await schedule.start(ctx, host, created.id, version=view.version)
     assert live.status is D.LIVE and live.started_at == ctx.clock.now()
     assert await topic_status(ctx, host, first) is S.SCHEDULED
+    who = staff_identity(host, created.id)
+    poll = await room.create_poll(
+        ctx, who, question="同意按楼层分摊吗？", options=["同意", "不同意"]
+    )
+    await room.open_poll(ctx, who, poll.id)
     ended = await schedule.end(ctx, host, created.id)
+    assert [p["status"] for p in await room.polls(ctx, who)] == ["closed"]
     assert ended.status is D.ENDED and ended.ended_at == ctx.clock.now()
     assert [await topic_status(ctx, host, t) for t in (first, second)] == [S.DELIBERATED] * 2
     assert ended.moves == ()  # publishing the minutes is the outcomes' business

@@ -29,6 +29,7 @@ from server.core.errors import (
     ValidationFailed,
 )
 from server.deliberations import store
+from server.deliberations.actions import room
 from server.deliberations.actions.common import Place, load, publish_session, require_host
 from server.deliberations.actions.signup import fill_seats
 from server.deliberations.model import (
@@ -670,7 +671,8 @@ async def move(
     cancel (draft or announced → cancelled, with a reason the public sees).
 
     Announcing needs an agenda and a start still ahead, and schedules the agenda's
-    escalated topics; ending marks its scheduled topics deliberated; cancelling an
+    escalated topics; ending closes the live room's open poll and speaker queue and
+    marks the scheduled topics deliberated; cancelling an
     announced session sends them back to escalated. Each topic move is recorded in its
     timeline in the same transaction. Moves the table does not allow raise
     InvalidTransitionError naming the current state; with ``version``, a session
@@ -718,6 +720,7 @@ async def move(
             values["started_at"] = now
         elif target is D.ENDED:
             values["ended_at"] = now
+            await room.wind_down(session, d.id, now)  # the open poll closes, the queue ends
         elif target is D.CANCELLED:
             values["cancel_reason"] = reason
             # Only an announcement scheduled the topics; a draft's stay where they are, and
