@@ -36,6 +36,7 @@ def _session(place: common.Place) -> dict[str, Any]:
         "starts_at": d.starts_at,
         "ends_at": d.ends_at,
         "cancel_reason": d.cancel_reason,
+        "version": d.version,
         "room_name": place.room_name,
         "room_code": place.room_code,
     }

@@ -9,6 +9,7 @@
   const $ = (id) => document.getElementById(id);
 
   let status = root.dataset.status;
+  let version = Number(root.dataset.version);  // of the session row, for start and end
   let conn = "connecting";
   let refusedWith = "";
   let snapshotSeen = false;
@@ -83,9 +84,53 @@
     if (conn === "refused") notice.textContent = L.refusalText(refusedWith);
     else if (status !== "live") notice.textContent = t("live.host.not_live." + status);
     root.classList.toggle("is-live", status === "live");
+    $("start-session").hidden = status !== "announced";
+    $("end-session").hidden = status !== "live" || !$("end-confirm").hidden;
+    if (status !== "live") $("end-confirm").hidden = $("end-cancel").hidden = true;
     renderAgenda();
     renderQueue();
   }
+
+  // --- starting and ending the session (the staff API; the live room follows its event) ---
+
+  async function moveSession(to, button) {
+    const controls = $("session-controls");
+    report(controls, "");
+    button.disabled = true;
+    const url = "/api/staff/deliberations/" + root.dataset.deliberation;
+    let result = await window.MSY.api("POST", url + "/moves", { to, version });
+    if (!result.ok && result.data && result.data.error && result.data.error.code === "stale_update") {
+      // Someone changed the session (an edit, say) since this page learnt its version.
+      const fresh = await window.MSY.api("GET", url);
+      if (fresh.ok && fresh.data.status === status) {
+        version = fresh.data.version;
+        result = await window.MSY.api("POST", url + "/moves", { to, version });
+      }
+    }
+    button.disabled = false;
+    if (!result.ok) {
+      const error = (result.data && result.data.error) || { code: "http_error", message: String(result.status) };
+      report(controls, L.errorText({ ...error, retry_after: result.retryAfter }, "session", "move"));
+      return;
+    }
+    version = result.data.version;
+    setStatus(result.data.status);
+  }
+
+  $("start-session").addEventListener("click", (event) => moveSession("live", event.currentTarget));
+  $("end-session").addEventListener("click", () => {
+    $("end-session").hidden = true;
+    $("end-confirm").hidden = $("end-cancel").hidden = false;
+  });
+  $("end-cancel").addEventListener("click", () => {
+    $("end-confirm").hidden = $("end-cancel").hidden = true;
+    render();
+  });
+  $("end-confirm").addEventListener("click", async (event) => {
+    await moveSession("ended", event.currentTarget);
+    $("end-confirm").hidden = $("end-cancel").hidden = true;
+    render();
+  });
 
   // --- agenda ----------------------------------------------------------------------------------
 
@@ -452,7 +497,11 @@
       agenda(e) { if (e.op === "current") { agenda = e; renderAgenda(); } },
       lobby(e) { if (e.op === "state") { lobby = e.guests; renderLobby(); } },
       session(e) { if (e.op === "state") setStatus(e.status); },
-      deliberation(e) { if (e.op === "changed" && e.deliberation) setStatus(e.deliberation.status); },
+      deliberation(e) {
+        if (e.op !== "changed" || !e.deliberation) return;
+        version = Math.max(version, e.deliberation.version || 0);
+        setStatus(e.deliberation.status);
+      },
     },
   });
 

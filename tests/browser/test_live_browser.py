@@ -318,15 +318,22 @@ async def test_viewers_wait_then_go_live_and_refusals_are_clear(
     await expect(handler.locator("main")).to_contain_text(t("live.page.not_host"))
 
     # Announced: the viewer waits, with the start time, and cannot post yet.
-    announced = await _move(host, server, draft, "announced")
+    await _move(host, server, draft, "announced")
     await viewer.goto(f"{base}/watch/{draft['id']}")
     await expect(viewer.locator("#live-state")).to_have_text(t("live.state.waiting"))
     await expect(viewer.locator("#waiting-note")).to_be_visible()
     await expect(viewer.locator("#comment-body")).to_be_disabled()
     await expect(viewer.locator("#presence")).to_have_text(t("live.watchers", n=1))
 
-    # The host starts the session: the waiting page goes live by itself.
-    live = await _move(host, server, announced, "live")
+    # The host starts the session from the console: the waiting page goes live by itself.
+    await host.goto(f"{base}/host/{draft['id']}")
+    await expect(host.locator("#session-status")).to_have_text(t("live.session.announced"))
+    await expect(host.locator("#live-notice")).to_have_text(t("live.host.not_live.announced"))
+    await expect(host.locator("#end-session")).to_be_hidden()
+    await host.click("#start-session")
+    await expect(host.locator("#session-status")).to_have_text(t("live.session.live"))
+    await expect(host.locator("#start-session")).to_be_hidden()
+    await expect(host.locator("#live-notice")).to_be_hidden()
     await expect(viewer.locator("#live-state")).to_have_text(t("live.state.live"))
     await expect(viewer.locator("#waiting-note")).to_be_hidden()
     await expect(viewer.locator("#comment-body")).to_be_enabled()
@@ -343,7 +350,7 @@ async def test_viewers_wait_then_go_live_and_refusals_are_clear(
 
     # Invitation links: a damaged one and a withdrawn one each get a page that says so.
     guest = await (await new_context("guest", **PHONE)).new_page()
-    invitation = await _invite(host, server, live["id"])
+    invitation = await _invite(host, server, draft["id"])
     response = await guest.goto(invitation["link"][:-2] + "xx")
     assert response is not None and response.status == 403
     await expect(guest.locator("main")).to_contain_text(t("live.join.invalid"))
@@ -357,8 +364,13 @@ async def test_viewers_wait_then_go_live_and_refusals_are_clear(
     assert response is not None and response.status == 410
     await expect(guest.locator("main")).to_contain_text(t("live.join.removed"))
 
-    # The session ends: the viewer's page says so and takes no more comments.
-    await _move(host, server, live, "ended")
+    # The host ends the session (a second click confirms): the viewer's page says so and
+    # takes no more comments.
+    await host.click("#end-session")
+    await expect(host.locator("#session-status")).to_have_text(t("live.session.live"))
+    await host.click("#end-confirm")
+    await expect(host.locator("#session-status")).to_have_text(t("live.session.ended"))
+    await expect(host.locator("#end-confirm")).to_be_hidden()
     await expect(viewer.locator("#live-state")).to_have_text(t("live.state.ended"))
     await expect(viewer.locator("#comment-body")).to_be_disabled()
 
