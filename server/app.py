@@ -36,7 +36,9 @@ from server.core.web import (
     render,
     security_headers_middleware,
 )
+from server.deliberations import http as deliberations_http
 from server.deliberations import pages as deliberation_pages
+from server.deliberations import public_http as deliberations_public_http
 from server.deliberations.live import LiveNamespace
 from server.rooms import http as rooms_http
 from server.settings import ConfigError, Settings
@@ -62,12 +64,16 @@ FEATURE_ROUTES = (
     handling_http.routes,
     routing_http.routes,
     deliberation_pages.routes,
+    deliberations_http.routes,
+    deliberations_public_http.routes,
 )
 FEATURE_OPENAPI = (
     accounts_http.OPENAPI,
     rooms_http.OPENAPI,
     topics_http.OPENAPI,
     handling_http.OPENAPI,
+    deliberations_http.OPENAPI,
+    deliberations_public_http.OPENAPI,
 )
 
 

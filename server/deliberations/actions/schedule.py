@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -317,8 +317,9 @@ def check_fields(fields: SessionFields) -> dict[str, Any]:
             title=schedule.title,
             description=schedule.description,
             place=schedule.place,
-            starts_at=schedule.starts_at,
-            ends_at=schedule.ends_at,
+            # Stored and compared in UTC, however the host's zone was written.
+            starts_at=schedule.starts_at.astimezone(UTC),
+            ends_at=schedule.ends_at.astimezone(UTC),
             capacity=schedule.capacity,
         )
     try:

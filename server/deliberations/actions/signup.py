@@ -183,7 +183,8 @@ async def _position(session: AsyncSession, r: Registration) -> int | None:
     return await store.waitlist_position(session, r) if r.status is R.WAITLISTED else None
 
 
-def _clean(signup: SignUp) -> tuple[str, AttendeeKind, str]:
+def check_signup(signup: SignUp) -> tuple[str, AttendeeKind, str]:
+    """Name, kind and normalised phone; ValidationFailed names every bad field at once."""
     errors: dict[str, str] = {}
     name = ""
     try:
@@ -289,7 +290,7 @@ async def register(
             )
         )
     await enforce(ctx.limiter, checks)
-    name, kind, phone = _clean(signup)
+    name, kind, phone = check_signup(signup)
     token = new_token(24)
     now = ctx.clock.now()
     async with ctx.db.write() as session:
