@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from server.accounts import actions as accounts
 from server.accounts.model import UnitKind
-from server.core.auth import Role
+from server.core.auth import Principal, Role
+from server.core.clock import LOCAL_TZ
 from server.core.context import Context
+from server.deliberations.actions import schedule
 from server.rooms import actions as rooms
 from server.rooms.model import RegionLevel, RoomFields
 from server.topics import actions as topics
-from server.topics.model import Submission
+from server.topics.model import Submission, TopicStatus
 
 CITY = "安和市"
 TREE: dict[tuple[str, RegionLevel], dict[str, list[str]]] = {
@@ -93,6 +96,12 @@ TOPICS = [
 ]
 
 
+# The demo room's first topic, escalated to a key topic (提级督办), on a session announced
+# for tomorrow evening (协商议事会): the live room's pages (/host, /watch) have one to show.
+SESSION_LEAD = "清河区住房和城乡建设局"
+SESSION_TITLE = "增设充电桩协商议事会"
+
+
 @dataclass(frozen=True, slots=True)
 class DemoResult:
     created: bool
@@ -147,6 +156,7 @@ async def load_demo(ctx: Context) -> DemoResult:
                 )
                 room_ids.append(room.id)
     logins = []
+    user_ids: dict[str, int] = {}
     unit_ids: dict[str, int] = {}
     for unit_name, unit_kind, unit_region in UNITS:
         unit = await accounts.create_unit(
@@ -164,8 +174,10 @@ async def load_demo(ctx: Context) -> DemoResult:
             unit_id=unit_ids[staff_unit] if staff_unit else None,
         )
         logins.append({"username": username, "password": created.one_time_password, "role": role})
+        user_ids[username] = created.user.id
+    submitted = []
     for i, (title, description, kind) in enumerate(TOPICS):
-        await topics.submit_topic(
+        done = await topics.submit_topic(
             ctx,
             Submission(title=title, description=description, kind=kind),
             [],
@@ -173,7 +185,60 @@ async def load_demo(ctx: Context) -> DemoResult:
             device_id=f"demo-{i}",
             ip="127.0.0.1",
         )
+        submitted.append(done.topic_id)
+    # The demo acts as its administrator, whose one-time password nobody has replaced yet.
+    admin = Principal(
+        user_id=user_ids["admin"],
+        username="admin",
+        display_name="系统管理员",
+        role=Role.ADMIN,
+        region_id=city.id,
+        region_path=city.path,
+        session_id="demo",
+        csrf_token="",
+    )
+    session_id = await _announced_session(ctx, admin, room_ids[0], submitted[0], unit_ids)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"room_id": room_ids[0], "logins": logins}, fh, ensure_ascii=False, indent=2)
+        json.dump(
+            {"room_id": room_ids[0], "deliberation_id": session_id, "logins": logins},
+            fh,
+            ensure_ascii=False,
+            indent=2,
+        )
     return DemoResult(True, room_ids[0], logins)
+
+
+async def _announced_session(
+    ctx: Context, actor: Principal, room_id: int, topic_id: int, unit_ids: dict[str, int]
+) -> int:
+    """Accept the topic, send it through the county relay to the town office, escalate it
+    and put it on an announced session in its room; the session's id."""
+    version = (
+        await topics.move_topic(ctx, actor, topic_id, TopicStatus.ACCEPTED, version=1)
+    ).version
+    for unit in ("清河区县区中转中心", "城南街道办事处"):
+        moved = await topics.route_topic(
+            ctx, actor, topic_id, version=version, unit_id=unit_ids[unit]
+        )
+        version = moved.version
+    await topics.move_topic(
+        ctx, actor, topic_id, TopicStatus.ESCALATED, version=version, lead=SESSION_LEAD
+    )
+    tomorrow = ctx.clock.now().astimezone(LOCAL_TZ).date() + timedelta(days=1)
+    starts_at = datetime.combine(tomorrow, time(19, 30), LOCAL_TZ)
+    created = await schedule.create_deliberation(
+        ctx,
+        actor,
+        room_id=room_id,
+        title=SESSION_TITLE,
+        description="小区充电桩不够用，居民私拉电线充电有火灾隐患。请居民、物业和住建部门一起商量增设方案。",
+        place="幸福里社区党群服务中心二楼",
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(hours=1, minutes=30),
+        capacity=40,
+        host_name="幸福里室长",
+        agenda=[topic_id],
+    )
+    announced = await schedule.announce(ctx, actor, created.id, version=created.version)
+    return announced.id

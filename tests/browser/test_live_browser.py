@@ -317,6 +317,11 @@ async def test_viewers_wait_then_go_live_and_refusals_are_clear(
     assert response is not None and response.status == 403
     await expect(handler.locator("main")).to_contain_text(t("live.page.not_host"))
 
+    # The demo city's own session is announced for tomorrow: its page waits too.
+    await viewer.goto(f"{base}/watch/{server.demo['deliberation_id']}")
+    await expect(viewer.locator("h1")).to_have_text("增设充电桩协商议事会")
+    await expect(viewer.locator("#live-state")).to_have_text(t("live.state.waiting"))
+
     # Announced: the viewer waits, with the start time, and cannot post yet.
     await _move(host, server, draft, "announced")
     await viewer.goto(f"{base}/watch/{draft['id']}")
