@@ -114,10 +114,13 @@
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); commentForm.requestSubmit(); }
   });
 
+  /* The session moved (started, ended, cancelled). A fresh snapshot follows: starting
+     and ending change more than the state (ending closes the open poll and the queue). */
   function setStatus(next) {
     if (!next || next === status) return;
     status = next;
     render();
+    room.sync();
   }
 
   // --- the socket ------------------------------------------------------------------------------

@@ -420,10 +420,13 @@
     $("hidden-count").textContent = t("live.host.hidden_count", { n: (m && m.hidden) || 0 });
   }
 
+  /* The session moved (started, ended, cancelled). A fresh snapshot follows: starting
+     and ending change more than the state (ending closes the open poll and the queue). */
   function setStatus(next) {
     if (!next || next === status) return;
     status = next;
     render();
+    room.sync();
   }
 
   // --- the socket ------------------------------------------------------------------------------

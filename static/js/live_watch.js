@@ -233,13 +233,13 @@
     if (m && m.hidden) note.textContent = t("live.comments.hidden_count", { n: m.hidden });
   }
 
-  /* The session moved (started, ended, cancelled): going live brings a fresh snapshot. */
+  /* The session moved (started, ended, cancelled). A fresh snapshot follows: starting
+     and ending change more than the state (ending closes the open poll, for one). */
   function setStatus(next) {
     if (!next || next === status) return;
-    const wasLive = status === "live";
     status = next;
     render();
-    if (status === "live" && !wasLive) room.sync();
+    room.sync();
   }
 
   // --- the socket --------------------------------------------------------------------------
@@ -248,6 +248,8 @@
     snapshotSeen = true;
     status = s.deliberation.status;
     me = s.me || me;
+    $("me-line").hidden = !me.name;
+    $("me-line").textContent = t("live.watch.you_are", { name: me.name });
     comments.reset(s.comments, s.cursor, me.name);
     scrollToEnd();
     showAgenda(s.agenda);
