@@ -64,8 +64,10 @@ TOPIC_MOVES = {
     D.ANNOUNCED: TopicStatus.SCHEDULED,
     D.ENDED: TopicStatus.DELIBERATED,
 }
-# Moves the staff make here; publishing the minutes belongs to the outcomes.
-STAFF_MOVES = frozenset({D.ANNOUNCED, D.LIVE, D.ENDED, D.CANCELLED})
+# Moves the staff make here, forward ones first; publishing the minutes belongs to the
+# outcomes.
+MOVE_ORDER = (D.ANNOUNCED, D.LIVE, D.ENDED, D.CANCELLED)
+STAFF_MOVES = frozenset(MOVE_ORDER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +235,7 @@ def _view(
         version=d.version,
         agenda=tuple(agenda),
         counts=counts,
-        moves=tuple(sorted(TRANSITIONS[d.status] & STAFF_MOVES)),
+        moves=tuple(m for m in MOVE_ORDER if m in TRANSITIONS[d.status]),
     )
 
 
