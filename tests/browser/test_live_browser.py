@@ -6,7 +6,11 @@ three browsers: the chief's host console (主持台) on a desk, the guest's page
 (视频连线) and a viewer's page (现场直播) on phones. The host admits the guest from the
 lobby, creates and opens a poll; the viewer votes and sees the tally, which the host
 sees move too; the guest and the viewer talk to each other in the comments; the host
-hides the viewer's comment and it leaves every page.
+hides the viewer's comment and it leaves every page; a viewer's question goes to the
+floor; the poll closes with its final result. And the states around it: a draft has no
+viewers' page, staff who may not host are refused the console, an announced session's
+page waits and goes live when the host starts it from the console, a refusal reads in
+Chinese, damaged and withdrawn invitation links get a page saying so, and the end shows.
 
 Like the other browser tests: Debian's Chromium through Playwright, the real `mashangyi`
 command serving the demo city in a subprocess (tests/browser/conftest.py). Expected
@@ -54,6 +58,7 @@ POLL_OPTIONS = ["赞成", "反对", "弃权"]
 GUEST_SAYS = "住建局这周会把补贴政策发到社区群里。"
 VIEWER_SAYS = "一楼住户不用电梯，也要分摊吗？"
 VIEWER_OFF_TOPIC = "楼下早餐店的油条真好吃"
+QUESTION = "政府补贴能覆盖多少费用？"
 
 
 def t(key: str, **values: object) -> str:
@@ -277,6 +282,17 @@ async def test_host_guest_and_viewer_run_a_poll_and_talk(
     )
     await expect(host.locator("#hidden-count")).to_have_text(t("live.host.hidden_count", n=1))
     await expect(_comment(viewer, VIEWER_SAYS)).to_have_count(1)
+
+    # A question: the viewer asks and backs it; the host puts it to the floor.
+    await viewer.fill("#question-body", QUESTION)
+    await viewer.click("#question-form button[type=submit]")
+    asked = viewer.locator("#questions li.question", has_text=QUESTION)
+    await asked.locator("button.upvote").click()
+    await expect(asked.locator("button.upvote")).to_have_text("👍 1")
+    await expect(asked.locator("button.upvote")).to_be_disabled()
+    on_host = host.locator("#questions li.question", has_text=QUESTION)
+    await on_host.locator("button[data-op=floor]").click()
+    await expect(asked.locator(".floor-tag")).to_have_text(t("live.questions.on_floor"))
 
     # The host closes the poll: everyone sees the final result.
     await poll.locator("button.close").click()
