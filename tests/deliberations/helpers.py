@@ -56,20 +56,29 @@ async def key_topics(
             room_id=(room or city.room).id,
             actor=dispatcher,
         )
-        await topics.move_topic(ctx, dispatcher, done.topic_id, TopicStatus.ACCEPTED, version=1)
-        await topics.route_topic(ctx, dispatcher, done.topic_id, version=2, unit_id=relay.id)
-        await topics.route_topic(ctx, dispatcher, done.topic_id, version=3, unit_id=town.id)
-        if escalate:
-            await topics.move_topic(
-                ctx,
-                dispatcher,
-                done.topic_id,
-                TopicStatus.ESCALATED,
-                version=4,
-                lead="县住建局 王局长",
-            )
+        await to_town(ctx, dispatcher, done.topic_id, relay.id, town.id, escalate=escalate)
         ids.append(done.topic_id)
     return ids
+
+
+async def to_town(
+    ctx: Context,
+    dispatcher: Principal,
+    topic_id: int,
+    relay_id: int,
+    town_id: int,
+    *,
+    escalate: bool = True,
+) -> None:
+    """A new topic accepted, routed through the relay to the town and (by default)
+    escalated to a lead (提级督办)."""
+    await topics.move_topic(ctx, dispatcher, topic_id, TopicStatus.ACCEPTED, version=1)
+    await topics.route_topic(ctx, dispatcher, topic_id, version=2, unit_id=relay_id)
+    await topics.route_topic(ctx, dispatcher, topic_id, version=3, unit_id=town_id)
+    if escalate:
+        await topics.move_topic(
+            ctx, dispatcher, topic_id, TopicStatus.ESCALATED, version=4, lead="县住建局 王局长"
+        )
 
 
 def fields(ctx: Context, **overrides: Any) -> dict[str, Any]:

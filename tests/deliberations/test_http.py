@@ -11,10 +11,12 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
+from server.accounts import actions as accounts
+from server.accounts.model import UnitKind
 from server.core.auth import Role
 from server.core.clock import LOCAL_TZ, FakeClock
 from server.topics import actions as topics
-from tests.deliberations.helpers import county_dispatcher, key_topics
+from tests.deliberations.helpers import county_dispatcher, key_topics, to_town
 from tests.factories import City, make_staff
 from tests.http_helpers import Staff, ctx_of, login, staff
 
@@ -474,3 +476,42 @@ async def test_pages_render_in_both_languages(
         assert not re.search(r">\s*delib\.[a-z_.]+\s*<", text), "an untranslated key"
     nav = await (await host.get(f"/staff/?lang={lang}")).text()
     assert 'href="/staff/deliberations"' in nav
+
+
+async def test_the_residents_tracking_page_shows_the_session_that_takes_up_their_topic(
+    client: TestClient[Any, Any], city: City, clock: FakeClock, resident: aiohttp.ClientSession
+) -> None:
+    raised = await resident.post(
+        f"/api/rooms/{city.room.code}/topics",
+        json={
+            "title": "三号楼加装电梯",
+            "description": "三号楼老人多，希望加装电梯，费用怎么分摊需要大家商量。",
+            "kind": "demand",
+        },
+    )
+    mine = await raised.json()
+    ctx = ctx_of(client)
+    dispatcher = await county_dispatcher(ctx, city)
+    relay = await accounts.create_unit(
+        ctx, None, name="清河中转", kind=UnitKind.RELAY, region_id=city.county.id
+    )
+    town = await accounts.create_unit(
+        ctx, None, name="城南街道办", kind=UnitKind.TOWN, region_id=city.town.id
+    )
+    await to_town(ctx, dispatcher, mine["id"], relay.id, town.id)
+    host = await login(client, "dispatcher")
+    tracking = await (await resident.get(f"/t/{mine['tracking_token']}")).text()
+    src = f'data-deliberations-src="/api/topics/{mine["number"]}/deliberations"'
+    assert src in tracking
+    before = await resident.get(f"/api/topics/{mine['number']}/deliberations")
+    assert (await before.json())["deliberations"] == []
+    created = await host.post(BASE, json=body(city, clock, agenda=[mine["number"]]))
+    sid = (await created.json())["id"]
+    draft_only = await resident.get(f"/api/topics/{mine['number']}/deliberations")
+    assert (await draft_only.json())["deliberations"] == []  # a draft is not public
+    await host.post(f"{BASE}/{sid}/moves", json={"to": "announced"})
+    after = await (await resident.get(f"/api/topics/{mine['number']}/deliberations")).json()
+    assert [(d["id"], d["status"]) for d in after["deliberations"]] == [(sid, "announced")]
+    timeline = await (await resident.get(f"/api/track/{mine['tracking_token']}")).json()
+    assert timeline["status"] == "scheduled"
+    assert "加装电梯协商议事会" in timeline["timeline"][-1]["note"]
