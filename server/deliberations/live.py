@@ -74,9 +74,9 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self.fanout = Fanout(
             ctx.notifier, namespace=LIVE_NAMESPACE, interval=ctx.settings.live_batch_ms / 1000
         )
-        self.fanout.on_flush(self._after_flush)
         # This process's connections: who each is, for presence and for the handlers.
         self._who: dict[str, Identity] = {}
+        self._reactions: dict[int, Counter[str]] = {}  # gathered, saved at the next tick
         self._tokens: dict[str, str] = {}  # hosts' session tokens, re-checked for staff acts
         self._handlers: dict[str, dict[str, Handler]] = {
             "comment": {
@@ -260,7 +260,9 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                     }
                 }
             await self.enter_room(sid, deliberation_room(who.deliberation_id))
-        return {"snapshot": await room.snapshot(self._ctx, who)}
+        snapshot = await room.snapshot(self._ctx, who)
+        snapshot["presence"] = await self._presence(who.deliberation_id)
+        return {"snapshot": snapshot}
 
     async def _comment_post(self, sid: str, who: Identity, data: dict[str, Any]) -> dict[str, Any]:
         comment = await room.post_comment(self._ctx, who, data.get("body"))
@@ -398,8 +400,24 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _reaction_send(self, sid: str, who: Identity, data: dict[str, Any]) -> dict[str, Any]:
         kind = room.check_reaction(data.get("kind"))
-        self.fanout.count(deliberation_room(who.deliberation_id), "reactions", kind)
+        pending = self._reactions.setdefault(who.deliberation_id, Counter())
+        pending[kind] += 1
+        deliberation_id = who.deliberation_id
+        self.fanout.mark(
+            deliberation_room(deliberation_id),
+            "reactions",
+            lambda: self._reaction_totals(deliberation_id),
+        )
         return {}
+
+    async def _reaction_totals(self, deliberation_id: int) -> dict[str, int]:
+        """Save what this process gathered since the last tick; viewers get the totals."""
+        pending = self._reactions.pop(deliberation_id, Counter())
+        try:
+            return await room.save_reactions(self._ctx, deliberation_id, dict(pending))
+        except Exception:
+            self._reactions.setdefault(deliberation_id, Counter()).update(pending)  # next tick
+            raise
 
     async def _lobby_list(self, sid: str, who: Identity, data: dict[str, Any]) -> dict[str, Any]:
         if not who.is_host:
@@ -413,8 +431,6 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             raise Forbidden("That guest is invited to another session.")
         if invitation.live_sid:  # wherever the guest is connected (any process)
             await self.enter_room(invitation.live_sid, deliberation_room(who.deliberation_id))
-        await self._emit(invitation_room(invitation.id), "lobby", {"op": "admitted"})
-        await self._publish_lobby(who.deliberation_id)
         return {"guests": await room.lobby(self._ctx, who.deliberation_id)}
 
     async def _lobby_remove(self, sid: str, who: Identity, data: dict[str, Any]) -> dict[str, Any]:
@@ -424,10 +440,8 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         )
         if invitation.deliberation_id != who.deliberation_id:
             raise Forbidden("That guest is invited to another session.")
-        await self._emit(invitation_room(invitation.id), "lobby", {"op": "removed"})
-        if invitation.live_sid:
+        if invitation.live_sid:  # the link stopped working; the connection stops too
             await self.disconnect(invitation.live_sid)
-        await self._publish_lobby(who.deliberation_id)
         return {"guests": await room.lobby(self._ctx, who.deliberation_id)}
 
     async def _principal(self, sid: str, who: Identity) -> Principal:
@@ -477,11 +491,6 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             await asyncio.sleep(PRESENCE_SECONDS)
             for deliberation_id in {w.deliberation_id for w in self._who.values()}:
                 self._mark_presence(deliberation_id)
-
-    async def _after_flush(self, room_name: str, batch: dict[str, Any]) -> None:
-        reactions = batch.get("reactions")
-        if reactions and room_name.startswith("deliberation:"):
-            await room.save_reactions(self._ctx, int(room_name.split(":")[1]), reactions)
 
     async def close(self) -> None:
         if self._heartbeat is not None:

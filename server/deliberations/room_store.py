@@ -123,6 +123,19 @@ async def top_questions(session: AsyncSession, deliberation_id: int, limit: int)
     return list(rows.all())
 
 
+async def upvoted_by(
+    session: AsyncSession, question_ids: Sequence[int], voter_key: str
+) -> list[int]:
+    if not question_ids:
+        return []
+    rows = await session.scalars(
+        select(QuestionVote.question_id).where(
+            QuestionVote.question_id.in_(question_ids), QuestionVote.voter_key == voter_key
+        )
+    )
+    return sorted(rows.all())
+
+
 async def add_question_vote(
     session: AsyncSession, question_id: int, voter_key: str, at: Any
 ) -> int:

@@ -479,6 +479,7 @@ async def test_questions_sorted_by_upvotes_one_upvote_each_and_put_to_the_floor(
     await b.wait_for(lambda: [q for q in b.events("batch") if q.get("questions")])
     snapshot = await b.sync()
     assert [q["id"] for q in snapshot["questions"]] == [q2["id"], q1["id"]]
+    assert snapshot["upvoted"] == [q2["id"]]  # so a reloaded page shows what it backed
     assert (await a.call("question", "floor", id=q2["id"]))["error"]["code"] == "forbidden"
     assert (await staff.call("question", "floor", id=q2["id"]))["ok"]
     update = await b.wait_for(lambda: b.events("question", "update"))
@@ -504,6 +505,8 @@ async def test_the_speaker_queue_with_guests_on_site_attendees_and_the_floor(
     assert (await a.call("queue", "raise"))["error"]["code"] == "forbidden"  # viewers watch
     raised = await guest.call("queue", "raise")
     assert raised["ok"] and raised["queue"][0]["name"] == "王局长"
+    assert raised["queue"][0]["invitation_id"] == invitation_id  # the guest finds its hand
+    assert (await guest.sync())["me"]["invitation_id"] == invitation_id
     assert (await guest.call("queue", "raise"))["error"]["code"] == "conflict"
     on_site = await staff.call("queue", "raise", name="张大爷", role="resident")
     assert [r["name"] for r in on_site["queue"]] == ["王局长", "张大爷"]
@@ -560,9 +563,8 @@ async def test_reactions_are_aggregated_per_batch_and_counted(
     acks = await asyncio.gather(*(a.call("reaction", "send", kind="applause") for _ in range(8)))
     assert all(ack["ok"] for ack in acks)
     assert (await a.call("reaction", "send", kind="boo"))["error"]["code"] == "validation_failed"
-    await b.wait_for(
-        lambda: sum(x.get("reactions", {}).get("applause", 0) for x in b.batches()) == 8
-    )
+    # Batches carry the session's totals (every process's), saved before they are sent.
+    await b.wait_for(lambda: [x for x in b.batches() if x.get("reactions") == {"applause": 8}])
     assert len([x for x in b.batches() if "reactions" in x]) < 8
     await b.quiet()
     async with ctx.db.read() as s:
@@ -593,6 +595,7 @@ async def test_presence_counts_viewers_guests_and_hosts(
             if x.get("presence") == {"viewers": 1, "guests": 0, "hosts": 1}
         ]
     )
+    assert (await staff.sync())["presence"] == {"viewers": 1, "guests": 0, "hosts": 1}
 
 
 # Resync
@@ -631,7 +634,7 @@ async def test_a_reconnecting_client_gets_a_snapshot_and_nothing_twice(
     snap2 = await again.sync()
     assert snap2["comments"][-1]["body"] == "断线期间的发言"
     assert (await late.call("comment", "post", body="重连之后的发言"))["ok"]
-    await again.wait_for(lambda: again.comments())
+    await again.wait_for(lambda: [c for c in again.comments() if c["body"] == "重连之后的发言"])
     shown = [c["id"] for c in snap2["comments"]] + [
         c["id"] for c in again.comments() if c["id"] > snap2["cursor"]
     ]
@@ -676,7 +679,12 @@ async def test_a_guest_waits_in_the_lobby_until_admitted_and_a_removed_guest_is_
     assert (await staff.call("lobby", "admit", id=invitation_id))["ok"]
     await guest.wait_for(lambda: guest.events("lobby", "admitted"))
     snapshot = await guest.sync()
-    assert snapshot["me"] == {"role": "guest", "name": "王局长", "guest_role": "official"}
+    assert snapshot["me"] == {
+        "role": "guest",
+        "name": "王局长",
+        "guest_role": "official",
+        "invitation_id": invitation_id,
+    }
     posted = await guest.call("comment", "post", body="住建局支持加装电梯")
     assert posted["ok"] and posted["comment"]["role"] == "guest"
     await a.wait_for(lambda: [c for c in a.comments() if c["body"] == "住建局支持加装电梯"])
@@ -712,3 +720,30 @@ async def test_nothing_can_be_said_in_a_session_that_is_not_live(
     ] == "invalid_transition"
     async with ctx.db.read() as s:
         assert await s.scalar(select(func.count()).select_from(LiveComment)) == 0
+
+
+async def test_a_host_acting_over_http_reaches_the_guest_and_the_consoles(
+    ctx: Context, city: City, server: TestServer, new_client: Any
+) -> None:
+    """The staff API's admit and remove (the same actions) tell the live room too."""
+    session = await live_session(ctx, city)
+    staff = await host(new_client, server, session)
+    invitation_id, token = await invite(ctx, session)
+    guest: LiveClient = new_client()
+    await guest.connect(server, session.id, invite=token)
+    await invite_actions.admit(ctx, session.host, invitation_id)
+    await guest.wait_for(lambda: guest.events("lobby", "admitted"))
+    assert (await guest.sync())["op"] == "full"
+    assert (await guest.call("comment", "post", body="已连线"))["ok"]
+    await staff.wait_for(
+        lambda: [
+            x
+            for x in staff.events("lobby", "state")
+            if x["guests"] and x["guests"][0]["status"] == "admitted"
+        ]
+    )
+    await invite_actions.remove(ctx, session.host, invitation_id, "连线结束")
+    await guest.wait_for(lambda: guest.events("lobby", "removed"))
+    refused = await guest.call("comment", "post", body="还想说")
+    assert refused["error"]["code"] == "forbidden"
+    await staff.wait_for(lambda: [x for x in staff.events("lobby", "state") if x["guests"] == []])

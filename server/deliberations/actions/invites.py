@@ -7,6 +7,7 @@ the live room, which calls ``admit_guest`` here, as the staff page does.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,7 +18,16 @@ from server.core.auth import Permission, Principal
 from server.core.context import Context
 from server.core.errors import Conflict, Gone, NotFound, ValidationFailed
 from server.deliberations import store
-from server.deliberations.actions.common import Place, load, require_host, sign_invitation
+from server.deliberations.actions import room
+from server.deliberations.actions.common import (
+    LIVE_NAMESPACE,
+    Place,
+    invitation_room,
+    load,
+    require_host,
+    sign_invitation,
+    staff_room,
+)
 from server.deliberations.model import (
     INVITE_HOURS_DEFAULT,
     INVITE_HOURS_MAX,
@@ -30,6 +40,8 @@ from server.deliberations.model import (
     require_text,
 )
 from server.deliberations.tables import Invitation
+
+log = logging.getLogger(__name__)
 
 D = DeliberationStatus
 I = InvitationStatus  # noqa: E741
@@ -224,7 +236,9 @@ async def admit(ctx: Context, actor: Principal, invitation_id: int) -> Invitatio
             detail={"deliberation_id": d.id, "display_name": invitation.display_name},
         )
         await session.flush()
-        return _view(ctx, invitation)
+        view = _view(ctx, invitation)
+    await publish_guest(ctx, view, "admitted")
+    return view
 
 
 async def remove(
@@ -268,7 +282,31 @@ async def remove(
             },
         )
         await session.flush()
-        return _view(ctx, invitation)
+        view = _view(ctx, invitation)
+    await publish_guest(ctx, view, "removed")
+    return view
+
+
+async def publish_guest(ctx: Context, view: InvitationView, op: str) -> None:
+    """After commit, whichever way the host acted (console or API): tell the guest
+    (``lobby`` admitted/removed; an admitted guest re-syncs and is let into the room, a
+    removed one is refused from then on) and refresh every host console's lobby."""
+    try:
+        await ctx.notifier.emit(
+            "lobby",
+            {"type": "lobby", "op": op},
+            namespace=LIVE_NAMESPACE,
+            rooms=[invitation_room(view.id)],
+        )
+        guests = await room.lobby(ctx, view.deliberation_id)
+        await ctx.notifier.emit(
+            "lobby",
+            {"type": "lobby", "op": "state", "guests": guests},
+            namespace=LIVE_NAMESPACE,
+            rooms=[staff_room(view.deliberation_id)],
+        )
+    except Exception:  # stored; the pages re-sync on their next connect
+        log.exception("could not publish guest %s %s", view.id, op)
 
 
 async def _invitation_for_host(

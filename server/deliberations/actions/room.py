@@ -690,6 +690,10 @@ def _speaker(r: SpeakerRequest) -> dict[str, Any]:
         "name": r.name,
         "role": r.role,
         "on_site": r.on_site,
+        # A guest's page finds its own raised hand by this.
+        "invitation_id": int(r.speaker_key.split(":")[1])
+        if r.speaker_key.startswith("guest:")
+        else None,
         "status": r.status,
         "seconds": r.seconds,
         "floor_at": _iso(r.floor_at),
@@ -868,15 +872,22 @@ def check_reaction(kind: Any) -> str:
     return str(kind)
 
 
-async def save_reactions(ctx: Context, deliberation_id: int, counts: dict[str, int]) -> None:
+async def save_reactions(
+    ctx: Context, deliberation_id: int, counts: dict[str, int]
+) -> dict[str, int]:
+    """Add this process's new reactions to the session's counters; return the totals
+    (every process's), which is what viewers are sent."""
     for attempt in range(2):  # two processes may create the same counter row at once
         try:
             async with ctx.db.write() as session:
-                await store.add_reactions(session, deliberation_id, counts)
-            return
+                if counts:
+                    await store.add_reactions(session, deliberation_id, counts)
+                    await session.flush()
+                return await store.reaction_totals(session, deliberation_id)
         except IntegrityError:
             if attempt:
                 raise
+    raise AssertionError("unreachable")
 
 
 # Guests and the snapshot
@@ -970,7 +981,13 @@ async def snapshot(ctx: Context, who: Identity) -> dict[str, Any]:
             "questions": [_question_view(q).public() for q in questions],
             "queue": [_speaker(r) for r in queue],
             "reactions": await store.reaction_totals(session, deliberation.id),
-            "me": {"role": who.role, "name": who.name, "guest_role": who.guest_role},
+            "me": {
+                "role": who.role,
+                "name": who.name,
+                "guest_role": who.guest_role,
+                "invitation_id": who.invitation_id,
+            },
+            "upvoted": await store.upvoted_by(session, [q.id for q in questions], who.key),
             "now": ctx.clock.now().isoformat(),
         }
     if who.is_host:
