@@ -53,9 +53,9 @@
 
   // --- the queue and my hand -----------------------------------------------------------------
 
-  /* My own request: the queue does not say whose it is, so it is the remote one in my name. */
+  /* My own request: the queue names the invitation each guest entry belongs to. */
   function mine() {
-    return queue.find((s) => !s.on_site && s.name === me.name && (s.status === "waiting" || s.status === "speaking"));
+    return queue.find((s) => s.invitation_id === me.invitation_id && (s.status === "waiting" || s.status === "speaking"));
   }
 
   function renderQueue() {

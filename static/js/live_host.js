@@ -449,6 +449,7 @@
     upsertQuestions(s.questions);
     Object.assign(reactions, { applause: 0, like: 0, heart: 0 }, s.reactions || {});
     renderReactions();
+    if (s.presence) $("presence").textContent = L.presenceText(s.presence);
     showModeration(s.moderation);
     renderLobby();
     renderPolls();
@@ -478,7 +479,7 @@
           renderPolls();
         }
         if (b.reactions) {
-          for (const [kind, n] of Object.entries(b.reactions)) reactions[kind] = (reactions[kind] || 0) + n;
+          Object.assign(reactions, b.reactions); // the session's totals, not this tick's
           renderReactions();
         }
         if (b.presence) $("presence").textContent = L.presenceText(b.presence);

@@ -254,9 +254,11 @@
     scrollToEnd();
     showAgenda(s.agenda);
     questions.clear();
+    for (const id of s.upvoted || []) upvoted.add(id);
     upsertQuestions(s.questions);
     Object.assign(reactions, { applause: 0, like: 0, heart: 0 }, s.reactions || {});
     renderReactions();
+    if (s.presence) showPresence(s.presence);
     showModeration(s.moderation);
     if (s.poll) showPoll(s.poll, s.poll.voted);
     else if (poll && poll.status === "open") poll = null;
@@ -279,7 +281,7 @@
         if (b.questions) upsertQuestions(b.questions);
         if (b.tally && poll && b.tally.poll_id === poll.id) { poll.tally = b.tally; renderPoll(); }
         if (b.reactions) {
-          for (const [kind, n] of Object.entries(b.reactions)) reactions[kind] = (reactions[kind] || 0) + n;
+          Object.assign(reactions, b.reactions); // the session's totals, not this tick's
           renderReactions();
         }
         if (b.presence) showPresence(b.presence);
