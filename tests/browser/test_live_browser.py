@@ -203,6 +203,24 @@ async def test_host_guest_and_viewer_run_a_poll_and_talk(
     await expect(item.locator("button.goto")).to_have_text(t("live.agenda.is_current"))
     await expect(item.locator("button.goto")).to_be_disabled()
 
+    # A resident signed up on their phone; the host checks them in at the door from the
+    # console by the code in their QR, once.
+    signed = await resident.request.post(
+        f"{server.base_url}/api/deliberations/{session_id}/registrations",
+        data={"name": "赵阿姨", "kind": "resident", "phone": "", "consent": True},
+    )
+    assert signed.status == 201, await signed.text()
+    token = (await signed.json())["token"]
+    await host.fill("#host-checkin-token", f"{server.base_url}/checkin/{token}")
+    await host.click("#host-checkin-form button[type=submit]")
+    await expect(host.locator("#host-checkin-result")).to_contain_text("赵阿姨")
+    await expect(host.locator("#attendees li.checked-in", has_text="赵阿姨")).to_have_count(1)
+    problems.expected = re.compile(r"status of 409")  # the second check-in, refused
+    await host.fill("#host-checkin-token", token)
+    await host.click("#host-checkin-form button[type=submit]")
+    await expect(host.locator("#host-checkin-result")).to_contain_text("签到过")
+    problems.expected = None
+
     # The guest opens the link on a phone and waits in the lobby until admitted.
     guest = await (await new_context("guest", **PHONE)).new_page()
     await guest.goto(link)
