@@ -188,6 +188,17 @@ async def open_poll(session: AsyncSession, deliberation_id: int) -> Poll | None:
     ).first()
 
 
+async def last_closed_poll(session: AsyncSession, deliberation_id: int) -> Poll | None:
+    return (
+        await session.scalars(
+            select(Poll)
+            .where(Poll.deliberation_id == deliberation_id, Poll.status == PollStatus.CLOSED)
+            .order_by(Poll.closed_at.desc(), Poll.id.desc())
+            .limit(1)
+        )
+    ).first()
+
+
 async def poll_states(session: AsyncSession, poll_ids: Sequence[int]) -> dict[int, PollStatus]:
     """The polls' states, read under a share lock so a closing poll waits for the votes."""
     query = select(Poll.id, Poll.status).where(Poll.id.in_(poll_ids))

@@ -378,6 +378,8 @@ async def test_a_poll_one_vote_per_identity_live_tally_and_stored_results(
     assert closed["poll"]["tally"] == {"poll_id": poll_id, "ballots": 2, "votes": expected}
     await a.wait_for(lambda: a.events("poll", "closed"))
     late = await viewer(new_client, server, session, DEVICE_C)
+    result = (await late.sync())["poll"]  # a late arrival sees how the vote went
+    assert result["status"] == "closed" and result["tally"]["ballots"] == 2 and not result["voted"]
     after = await late.call("poll", "vote", id=poll_id, choices=[third])
     assert after["error"]["code"] == "invalid_transition"
     async with ctx.db.read() as s:

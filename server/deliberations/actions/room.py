@@ -938,9 +938,11 @@ async def guest_status(ctx: Context, invitation_id: int) -> InvitationStatus | N
 
 async def snapshot(ctx: Context, who: Identity) -> dict[str, Any]:
     """Everything a (re)connecting client needs, in one message: the session's state,
-    agenda and current topic, the open poll with its tally (and whether this identity
-    voted), the last comments, top questions, the queue and the reaction totals.
-    ``cursor`` is the newest comment id included: later batches carry only newer ones."""
+    agenda and current topic, the open poll (or else the last closed one) with its tally
+    and whether this identity voted, the last comments, top questions (and which of them
+    this identity backed), the queue and the reaction totals. ``cursor`` is the newest
+    comment id included; clients deduplicate comments by id (an approved held comment
+    arrives later with its older id)."""
     async with ctx.db.read() as session:
         deliberation = await _deliberation(session, who.deliberation_id)
         statuses = (
@@ -949,7 +951,10 @@ async def snapshot(ctx: Context, who: Identity) -> dict[str, Any]:
         comments = await store.recent_comments(session, deliberation.id, statuses, RECENT_COMMENTS)
         cursor = await store.last_comment_id(session, deliberation.id)
         counts = await store.count_comments(session, deliberation.id)
-        poll = await store.open_poll(session, deliberation.id)
+        # The open poll, or else the last result: a late arrival sees how the vote went.
+        poll = await store.open_poll(session, deliberation.id) or await store.last_closed_poll(
+            session, deliberation.id
+        )
         poll_data = None
         if poll is not None:
             options = await store.poll_options(session, [poll.id])
