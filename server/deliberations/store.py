@@ -239,10 +239,26 @@ async def count_registrations(
 
 
 async def count_checked_in(session: AsyncSession, deliberation_id: int) -> int:
-    query = select(func.count(Registration.id)).where(
-        Registration.deliberation_id == deliberation_id, Registration.checked_in_at.is_not(None)
+    return (await count_checked_in_many(session, [deliberation_id]))[deliberation_id]
+
+
+async def count_checked_in_many(
+    session: AsyncSession, deliberation_ids: Sequence[int]
+) -> dict[int, int]:
+    """Per deliberation, how many registrants checked in."""
+    out = dict.fromkeys(deliberation_ids, 0)
+    if not deliberation_ids:
+        return out
+    query = (
+        select(Registration.deliberation_id, func.count(Registration.id))
+        .where(
+            Registration.deliberation_id.in_(deliberation_ids),
+            Registration.checked_in_at.is_not(None),
+        )
+        .group_by(Registration.deliberation_id)
     )
-    return int(await session.scalar(query) or 0)
+    out.update({d: int(n) for d, n in (await session.execute(query)).all()})
+    return out
 
 
 async def count_by_kind(

@@ -252,6 +252,8 @@ async def test_check_in_by_token_or_id_once(
         await signup.cancel_registration(ctx, by_token.token)
     listed = await signup.attendance(ctx, host, deliberation_id)
     assert (listed.registered, listed.waitlisted, listed.checked_in) == (2, 1, 2)
+    [summary] = (await schedule.list_deliberations(ctx, host)).items
+    assert (summary.counts.registered, summary.counts.checked_in) == (2, 2)
     assert listed.by_kind == {AttendeeKind.RESIDENT: (1, 1), AttendeeKind.DEPUTY: (1, 1)}
     with pytest.raises(ValidationFailed):
         await signup.check_in(ctx, host, deliberation_id)

@@ -2,7 +2,7 @@
 
 The link carries ``common.sign_invitation``'s token; ``common.check_invitation`` accepts
 it while it is genuine, unexpired and not removed. Admission from the lobby happens in
-the live room, which calls ``admit_guest`` here, as the staff page does.
+the live room, which calls ``admit`` here, as the staff page does.
 """
 
 from __future__ import annotations

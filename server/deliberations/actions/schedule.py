@@ -281,6 +281,7 @@ async def list_deliberations(
         )
         by_id = {t.id: t for t in found}
         counts = await store.count_registrations(session, ids)
+        checked_in = await store.count_checked_in_many(session, ids)
     return DeliberationList(
         [
             _view(
@@ -288,7 +289,7 @@ async def list_deliberations(
                 name,
                 code,
                 [by_id[t] for t in agendas[d.id] if t in by_id],
-                _counts(counts[d.id], 0),
+                _counts(counts[d.id], checked_in[d.id]),
             )
             for d, _path, name, code in rows
         ],
