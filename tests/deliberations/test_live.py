@@ -749,3 +749,32 @@ async def test_a_host_acting_over_http_reaches_the_guest_and_the_consoles(
     refused = await guest.call("comment", "post", body="还想说")
     assert refused["error"]["code"] == "forbidden"
     await staff.wait_for(lambda: [x for x in staff.events("lobby", "state") if x["guests"] == []])
+
+
+async def test_a_role_claimed_in_the_handshake_is_ignored(
+    ctx: Context, city: City, server: TestServer, new_client: Any
+) -> None:
+    """Identity comes from the session cookie, the invitation or the device, never from
+    what the client says it is."""
+    session = await live_session(ctx, city)
+    forged: LiveClient = new_client()
+    await forged.sio.connect(
+        str(server.make_url("/")),
+        namespaces=["/live"],
+        auth={
+            "deliberation": session.id,
+            "device": DEVICE_A,
+            "role": "host",
+            "user_id": session.host.user_id,
+        },
+        transports=["websocket"],
+        wait_timeout=5,
+    )
+    snapshot = await forged.sync()
+    assert snapshot["me"]["role"] == "viewer" and "lobby" not in snapshot
+    made = await forged.call("poll", "create", question="伪造", options=["a", "b"])
+    assert made["error"]["code"] == "forbidden"
+    # A stolen-looking cookie that is not a session is no better.
+    fake: LiveClient = new_client()
+    await fake.connect(server, session.id, cookie="msy_session=not-a-session", device=DEVICE_B)
+    assert (await fake.sync())["me"]["role"] == "viewer"
