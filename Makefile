@@ -37,10 +37,13 @@ test: lint
 # (default msy_bench: createdb -h 127.0.0.1 -U postgres msy_bench); DISPATCH_ARGS=--sqlite
 # runs it on a temporary SQLite file instead. See benchmarks/README.md.
 DISPATCH_ARGS ?=
+# The live-room benchmark needs PostgreSQL too (default msy_bench_live, schema dropped).
+LIVE_ARGS ?=
 
 bench: setup
 	$(BIN)/python benchmarks/intake.py
 	$(BIN)/python benchmarks/dispatch.py $(DISPATCH_ARGS)
+	$(BIN)/python benchmarks/live_fanout.py $(LIVE_ARGS)
 
 # Developers: autogenerate a migration from the models, e.g. make migration m="add votes"
 migration: setup
