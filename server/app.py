@@ -25,6 +25,7 @@ from server.core.notifier import Notifier, SocketIONotifier
 from server.core.openapi import document
 from server.core.presence import RedisPresence
 from server.core.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from server.core.sio_manager import DirectEmitManager, DirectEmitRedisManager
 from server.core.web import (
     CTX,
     NODE_MODULES,
@@ -130,9 +131,9 @@ def create_app(
     aiohttp_jinja2.get_env(app).globals["catalogue"] = catalogue
 
     manager = (
-        socketio.AsyncRedisManager(settings.redis_url, channel="mashangyi-socketio")
+        DirectEmitRedisManager(settings.redis_url, channel="mashangyi-socketio")
         if settings.redis_url
-        else None
+        else DirectEmitManager()
     )
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
@@ -188,6 +189,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await limiter.close()
+        await manager.close()
         await db.close()
 
     app.cleanup_ctx.append(resources)
