@@ -89,9 +89,13 @@ class Fanout:
 
     async def _run(self) -> None:
         # Wait one interval so a burst gathers, flush, and stop when there is nothing left.
+        # Ticks keep their cadence: the time a flush takes comes out of the next wait.
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self._interval
         while self._pending:
-            await asyncio.sleep(self._interval)
+            await asyncio.sleep(max(0.0, due - loop.time()))
             await self.flush()
+            due = max(due + self._interval, loop.time())
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, {}

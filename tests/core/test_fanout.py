@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+
+import pytest
 
 from server.core.fanout import Fanout
 from server.core.notifier import RecordingNotifier
@@ -78,3 +81,34 @@ async def test_listeners_see_each_sent_batch() -> None:
     fanout.count("r", "reactions", "heart")
     await fanout.flush()
     assert seen == [("r", {"type": "batch", "op": "update", "reactions": {"heart": 1}})]
+
+
+async def test_a_slow_flush_comes_out_of_the_next_wait_not_on_top_of_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Recorded: every sleep the fanout asks for. A flush that takes 60 ms of a 100 ms tick
+    # leaves at most 40 ms (plus scheduling slack) to wait before the next one; a fanout
+    # that slept a full interval after every flush would fall behind under load.
+    real_sleep = asyncio.sleep
+    waits: list[float] = []
+
+    class SlowNotifier(RecordingNotifier):
+        async def emit(self, *args: Any, **kwargs: Any) -> None:
+            await real_sleep(0.06)
+            await super().emit(*args, **kwargs)
+
+    async def recording_sleep(delay: float, *args: Any) -> Any:
+        waits.append(delay)
+        return await real_sleep(delay, *args)
+
+    notifier = SlowNotifier()
+    fanout = Fanout(notifier, namespace="/live", interval=0.1)
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+    for i in range(12):  # never empty for long, so the flusher keeps ticking
+        fanout.add("deliberation:1", "comments", {"id": i})
+        await real_sleep(0.03)
+    await real_sleep(0.3)
+    assert len(notifier.sent) >= 3
+    assert [c["id"] for e in notifier.sent for c in e.payload["comments"]] == list(range(12))
+    assert 0.09 <= waits[0] <= 0.1  # the first wait gathers a burst
+    assert all(w <= 0.055 for w in waits[1:]), waits
