@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -132,14 +133,49 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     if "MASHANGYI_PUBLIC_BASE_URL" not in os.environ:
         settings = replace(settings, host=host, port=port, public_base_url=f"http://{host}:{port}")
     asyncio.run(_announce(settings, host, port))
+    app = create_app(settings)
+    _tune_gc(app)
     web.run_app(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         print=None,
         access_log=None if args.quiet else logging.getLogger("aiohttp.access"),
+        loop=_event_loop(settings),
     )
     return 0
+
+
+def _tune_gc(app: web.Application) -> None:
+    """Keep the cyclic garbage collector from pausing a busy server for half a second.
+
+    With thousands of live-room connections the process holds ~400,000 container objects
+    (each connection keeps coroutines, tasks and buffers), and a full collection over them
+    took 450-530 ms here. At the default thresholds the objects in flight during every
+    broadcast (tasks, futures, timers) survive the frequent young collections, get promoted,
+    and trigger a full collection every few seconds: the pauses, not the CPU, were the
+    live room's p99 (benchmarks/README.md). A larger first threshold lets that short-lived
+    churn die by reference counting before any collection sees it; what the server loaded
+    at startup is frozen out of later collections."""
+    gc.set_threshold(50_000, 20, 10)
+
+    async def freeze(_app: web.Application) -> None:
+        gc.collect()
+        gc.freeze()
+
+    app.on_startup.append(freeze)
+
+
+def _event_loop(settings: Settings) -> asyncio.AbstractEventLoop:
+    """uvloop where installed (the default on Linux), else asyncio's own loop.
+
+    A live room's broadcasts are thousands of small socket writes and task wake-ups a
+    second; uvloop does both in C (benchmarks/README.md has the before and after)."""
+    if settings.event_loop == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 async def _announce(settings: Settings, host: str, port: int) -> None:

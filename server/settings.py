@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 from collections.abc import Mapping
@@ -77,6 +78,7 @@ class Settings:
     live_action_rate: RateLimit = RateLimit(60, 10)  # every other event, per identity
     live_batch_ms: int = 200  # viewers get comments, tallies and reactions this often
     sensitive_words: tuple[str, ...] = ()
+    event_loop: str = "asyncio"  # "uvloop" where it is installed (from_env's default)
 
     @property
     def is_sqlite(self) -> bool:
@@ -237,7 +239,19 @@ class Settings:
             ),
             live_batch_ms=get_int("LIVE_BATCH_MS", 200, 20, 5000),
             sensitive_words=_sensitive_words(get("SENSITIVE_WORDS_FILE")),
+            event_loop=_event_loop(get("EVENT_LOOP")),
         )
+
+
+def _event_loop(value: str | None) -> str:
+    """MASHANGYI_EVENT_LOOP: uvloop (the default where it is installed) or asyncio."""
+    if value is None:
+        return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
+    if value not in {"uvloop", "asyncio"}:
+        raise ConfigError(f"{PREFIX}EVENT_LOOP must be uvloop or asyncio, got {value!r}")
+    if value == "uvloop" and importlib.util.find_spec("uvloop") is None:
+        raise ConfigError(f"{PREFIX}EVENT_LOOP=uvloop but uvloop is not installed")
+    return value
 
 
 # The sensitive-word list shipped with the server: one word per line, # for comments.

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 import stat
 from pathlib import Path
 
@@ -47,6 +48,7 @@ def test_plain_postgres_url_gets_the_async_driver(tmp_path: Path) -> None:
         ("RATE_LIMIT_DEVICE", "0/60", "needs a positive count"),
         ("TRUST_FORWARDED_FOR", "maybe", "must be true or false"),
         ("LOG_LEVEL", "LOUD", "MASHANGYI_LOG_LEVEL must be"),
+        ("EVENT_LOOP", "trio", "MASHANGYI_EVENT_LOOP must be uvloop or asyncio"),
     ],
 )
 def test_bad_config_fails_with_one_line_naming_the_variable(
@@ -56,6 +58,23 @@ def test_bad_config_fails_with_one_line_naming_the_variable(
         Settings.from_env(env(tmp_path, **{name: value}), base_dir=tmp_path)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_event_loop_defaults_to_uvloop_where_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert Settings.from_env(env(tmp_path), base_dir=tmp_path).event_loop == "uvloop"
+    plain = Settings.from_env(env(tmp_path, EVENT_LOOP="asyncio"), base_dir=tmp_path)
+    assert plain.event_loop == "asyncio"
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "uvloop" else real_find_spec(name, *a),
+    )
+    assert Settings.from_env(env(tmp_path), base_dir=tmp_path).event_loop == "asyncio"
+    with pytest.raises(ConfigError, match="uvloop is not installed"):
+        Settings.from_env(env(tmp_path, EVENT_LOOP="uvloop"), base_dir=tmp_path)
 
 
 def test_short_secret_file_is_refused(tmp_path: Path) -> None:
