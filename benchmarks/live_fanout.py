@@ -164,12 +164,17 @@ async def generate(spec: dict[str, Any]) -> dict[str, Any]:
         interval = 1.0 / spec["rate"]
         start = time.monotonic()
         pending: list[asyncio.Task[Any]] = []
+        ack_ms: list[float] = []
+
+        async def post(poster: Lean, body: str) -> Any:
+            sent_at = time.monotonic()
+            reply = await poster.call("comment", {"op": "post", "body": body})
+            ack_ms.append((time.monotonic() - sent_at) * 1000)
+            return reply
+
         while time.monotonic() - start < spec["seconds"]:
-            poster = posters[seq % len(posters)]
             body = f"b:{seq}:{time.time():.6f}"
-            pending.append(
-                asyncio.create_task(poster.call("comment", {"op": "post", "body": body}))
-            )
+            pending.append(asyncio.create_task(post(posters[seq % len(posters)], body)))
             seq += 1
             await asyncio.sleep(max(0.0, start + seq * interval - time.monotonic()))
         acks = await asyncio.gather(*pending)
@@ -190,6 +195,8 @@ async def generate(spec: dict[str, Any]) -> dict[str, Any]:
             "p99_ms": percentile(latencies, 99),
             "max_ms": max(latencies) if latencies else float("nan"),
             "samples": len(latencies),
+            "ack_p50_ms": percentile(ack_ms, 50),
+            "ack_p99_ms": percentile(ack_ms, 99),
             "generator_cores": gen_cpu,
         }
         if spec.get("votes"):
@@ -446,7 +453,8 @@ def main() -> None:
             results["mashangyi"].append(r)
             print(
                 f"  mashangyi {n:>5} viewers: p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms, "
-                f"server {r['server_cores']:.2f} cores, lost {r['lost_viewers']}",
+                f"server {r['server_cores']:.2f} cores, lost {r['lost_viewers']}; post acked "
+                f"p50 {r['ack_p50_ms']:.0f} ms, p99 {r['ack_p99_ms']:.0f} ms",
                 flush=True,
             )
     finally:
