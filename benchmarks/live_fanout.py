@@ -1,6 +1,7 @@
 """Live-room fanout benchmark: many viewers in one deliberation, comments at a steady
-rate, then a burst of votes; the same viewer scenario against a bare one-packet-per-
-comment python-socketio server (benchmarks/live_reference.py) for comparison.
+rate, then a burst of votes from those viewers; the same viewer scenario against a bare
+one-packet-per-comment python-socketio server (benchmarks/live_reference.py) for
+comparison.
 
     .venv/bin/python benchmarks/live_fanout.py                # make bench runs it
     .venv/bin/python benchmarks/live_fanout.py --quick        # smoke run, figures mean nothing
@@ -19,6 +20,7 @@ import asyncio
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -200,15 +202,21 @@ async def generate(spec: dict[str, Any]) -> dict[str, Any]:
             "generator_cores": gen_cpu,
         }
         if spec.get("votes"):
-            result["votes"] = await vote_phase(http, spec, base, deliberation)
+            result["votes"] = await vote_phase(http, spec, base, deliberation, viewers)
         for c in viewers + posters:
             await c.close()
     return result
 
 
 async def vote_phase(
-    http: aiohttp.ClientSession, spec: dict[str, Any], base: str, deliberation: int
+    http: aiohttp.ClientSession,
+    spec: dict[str, Any],
+    base: str,
+    deliberation: int,
+    viewers: list[Lean],
 ) -> dict[str, Any]:
+    """The step's own viewers vote (an audience voting, not a second audience); voters
+    beyond the viewer count connect as extra viewers first."""
     host = Lean(False, [])
     await host.connect(http, base, {"deliberation": deliberation}, cookie=spec["cookie"])
     made = await host.call(
@@ -217,21 +225,30 @@ async def vote_phase(
     poll = made["poll"]
     options = [o["id"] for o in poll["options"]]
     assert (await host.call("poll", {"op": "open", "id": poll["id"]}))["ok"]
-    voters = await connect_many(http, base, deliberation, spec["votes"], "voter", 0, [])
+    extra = max(0, spec["votes"] - len(viewers))
+    added = await connect_many(http, base, deliberation, extra, "voter", 0, [])
+    voters = viewers[: spec["votes"]] + added
     rate = spec["votes_per_second"]
     start = time.monotonic()
     tasks = []
-    for i, voter in enumerate(voters):
-        tasks.append(
-            asyncio.create_task(
-                voter.call(
-                    "poll", {"op": "vote", "id": poll["id"], "choices": [random.choice(options)]}
-                )
-            )
+    ack_ms: list[float] = []
+
+    async def cast(voter: Lean) -> Any:
+        sent_at = time.monotonic()
+        reply = await voter.call(
+            "poll", {"op": "vote", "id": poll["id"], "choices": [random.choice(options)]}
         )
+        ack_ms.append((time.monotonic() - sent_at) * 1000)
+        return reply
+
+    print("VOTES_START", flush=True)
+    for i, voter in enumerate(voters):
+        tasks.append(asyncio.create_task(cast(voter)))
         await asyncio.sleep(max(0.0, start + (i + 1) / rate - time.monotonic()))
+    offered = time.monotonic() - start
     acks = await asyncio.gather(*tasks)
     elapsed = time.monotonic() - start
+    print("VOTES_END", flush=True)
     accepted = sum(1 for a in acks if a.get("ok"))
     # A second vote from some of the same identities: each must be refused.
     again = await asyncio.gather(
@@ -241,7 +258,7 @@ async def vote_phase(
         )
     )
     closed = await host.call("poll", {"op": "close", "id": poll["id"]})
-    for v in voters:
+    for v in added:
         await v.close()
     await host.close()
     return {
@@ -249,6 +266,9 @@ async def vote_phase(
         "accepted": accepted,
         "seconds": elapsed,
         "per_second": accepted / elapsed,
+        "offered_seconds": offered,
+        "ack_p50_ms": percentile(ack_ms, 50),
+        "ack_p99_ms": percentile(ack_ms, 99),
         "stored_ballots": closed["poll"]["tally"]["ballots"],
         "exact": closed["poll"]["tally"]["ballots"] == accepted
         and sum(closed["poll"]["tally"]["votes"].values()) == accepted,
@@ -306,18 +326,40 @@ def run_step(base: str, server_pid: int, spec: dict[str, Any]) -> dict[str, Any]
     )
     assert proc.stdout is not None
     cpu_start = wall_start = 0.0
-    cpu_cores = float("nan")
+    cpu_cores = vote_cores = float("nan")
+    vote_cpu_start = vote_wall_start = 0.0
+    profiler: subprocess.Popen[bytes] | None = None
     result: dict[str, Any] = {}
     for line in proc.stdout:
         if line.startswith("MEASURE_START"):
             cpu_start, wall_start = cpu_seconds(server_pid), time.monotonic()
         elif line.startswith("MEASURE_END"):
             cpu_cores = (cpu_seconds(server_pid) - cpu_start) / (time.monotonic() - wall_start)
+        elif line.startswith("VOTES_START"):
+            vote_cpu_start, vote_wall_start = cpu_seconds(server_pid), time.monotonic()
+            if os.environ.get("BENCH_PROFILE_VOTES"):  # developers: py-spy the vote burst
+                profiler = subprocess.Popen(
+                    [
+                        *("py-spy", "record", "-p", str(server_pid), "-f", "raw", "-r", "250"),
+                        *("-o", os.environ["BENCH_PROFILE_VOTES"], "--nonblocking"),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+        elif line.startswith("VOTES_END"):
+            vote_cores = (cpu_seconds(server_pid) - vote_cpu_start) / (
+                time.monotonic() - vote_wall_start
+            )
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(30)
         elif line.startswith("{"):
             result = json.loads(line)
     if proc.wait() != 0 or not result:
         raise SystemExit(f"the load generator failed for {spec['viewers']} viewers")
     result["server_cores"] = cpu_cores
+    if "votes" in result:
+        result["votes"]["server_cores"] = vote_cores
     return result
 
 
@@ -378,12 +420,23 @@ def main() -> None:
         default="postgresql://postgres@127.0.0.1/msy_bench_live",
         help="PostgreSQL database whose schema is DROPPED and recreated",
     )
-    parser.add_argument("--steps", default="1000,2000,3000", help="viewer counts to try")
-    parser.add_argument("--reference-steps", default="500,1000,2000,3000")
+    parser.add_argument("--steps", default="1000,2000,3000,4000", help="viewer counts to try")
+    parser.add_argument("--reference-steps", default="125,250,500,1000,2000")
     parser.add_argument("--rate", type=float, default=50.0, help="comments per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="measuring window per step")
     parser.add_argument("--votes", type=int, default=3000, help="distinct voters")
-    parser.add_argument("--votes-per-second", type=float, default=1000.0)
+    parser.add_argument(
+        "--votes-per-second",
+        type=float,
+        default=2000.0,
+        help="offered vote rate; above the 1,000/s target so the figure is the server's pace",
+    )
+    parser.add_argument(
+        "--votes-at",
+        type=int,
+        default=3000,
+        help="the viewer step whose viewers vote (the last step if not among --steps)",
+    )
     parser.add_argument(
         "--batch-ms", type=int, default=None, help="MASHANGYI_LIVE_BATCH_MS for the server"
     )
@@ -436,7 +489,8 @@ def main() -> None:
         wait_healthy(base, server)
         cookie = asyncio.run(prepare(base, "chief.xingfu", chief["password"], deliberation))
         steps = [int(s) for s in args.steps.split(",") if s]
-        for i, n in enumerate(steps):
+        vote_step = args.votes_at if args.votes_at in steps else steps[-1]
+        for n in steps:
             spec = {
                 "base": base,
                 "deliberation": deliberation,
@@ -446,7 +500,7 @@ def main() -> None:
                 "seconds": args.seconds,
                 "sample_every": 10,
                 "cookie": cookie,
-                "votes": args.votes if i == len(steps) - 1 else 0,
+                "votes": args.votes if n == vote_step else 0,
                 "votes_per_second": args.votes_per_second,
             }
             r = run_step(base, server.pid, spec)
@@ -511,7 +565,7 @@ def main() -> None:
                 f"{r['server_cores']:.2f} | "
                 f"{r['generator_cores']:.2f} | {r['lost_viewers']} |"
             )
-    votes = results["mashangyi"][-1].get("votes") if results["mashangyi"] else None
+    votes = next((r["votes"] for r in results["mashangyi"] if r.get("votes")), None)
     print(
         f"\nCapacity at p99 ≤ {LATENCY_TARGET_MS:.0f} ms, ≤ {CPU_TARGET} core, nothing lost: "
         f"mashangyi {ours} viewers (of those tried), reference {theirs}"
@@ -519,9 +573,13 @@ def main() -> None:
     )
     if votes:
         print(
-            f"Votes: {votes['accepted']}/{votes['sent']} accepted at {votes['per_second']:.0f}/s, "
+            f"Votes ({vote_step} viewers voting, offered {args.votes_per_second:.0f}/s): "
+            f"{votes['accepted']}/{votes['sent']} accepted at {votes['per_second']:.0f}/s, "
             f"stored tally exact: {votes['exact']}, second votes refused "
-            f"{votes['duplicates_refused']}/{votes['duplicates_sent']}"
+            f"{votes['duplicates_refused']}/{votes['duplicates_sent']}; offered in "
+            f"{votes['offered_seconds']:.2f} s, server {votes['server_cores']:.2f} cores, "
+            f"acked p50 {votes['ack_p50_ms']:.0f} ms, "
+            f"p99 {votes['ack_p99_ms']:.0f} ms"
         )
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps({**results, "args": vars(args)}, indent=1, default=str))
