@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from server.core.calendar import WorkCalendar
@@ -79,6 +81,10 @@ class Settings:
     live_batch_ms: int = 200  # viewers get comments, tallies and reactions this often
     sensitive_words: tuple[str, ...] = ()
     event_loop: str = "asyncio"  # "uvloop" where it is installed (from_env's default)
+    # WebRTC: STUN/TURN servers for the server's peers and the browsers, as the browser's
+    # RTCIceServer dicts; and how many others each participant can see and hear.
+    ice_servers: tuple[dict[str, Any], ...] = ()
+    media_slots: int = 9
 
     @property
     def is_sqlite(self) -> bool:
@@ -240,6 +246,8 @@ class Settings:
             live_batch_ms=get_int("LIVE_BATCH_MS", 200, 20, 5000),
             sensitive_words=_sensitive_words(get("SENSITIVE_WORDS_FILE")),
             event_loop=_event_loop(get("EVENT_LOOP")),
+            ice_servers=_ice_servers(get("ICE_SERVERS")),
+            media_slots=get_int("MEDIA_SLOTS", 9, 1, 16),
         )
 
 
@@ -252,6 +260,44 @@ def _event_loop(value: str | None) -> str:
     if value == "uvloop" and importlib.util.find_spec("uvloop") is None:
         raise ConfigError(f"{PREFIX}EVENT_LOOP=uvloop but uvloop is not installed")
     return value
+
+
+def _ice_servers(value: str | None) -> tuple[dict[str, Any], ...]:
+    """MASHANGYI_ICE_SERVERS: a JSON list of RTCIceServer objects, e.g.
+    ``[{"urls": "stun:stun.example.cn:3478"}, {"urls": ["turn:turn.example.cn:3478"],
+    "username": "u", "credential": "p"}]``."""
+    if not value:
+        return ()
+    name = f"{PREFIX}ICE_SERVERS"
+    try:
+        servers = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{name} must be a JSON list of ICE servers: {exc.msg}") from None
+    if not isinstance(servers, list):
+        raise ConfigError(f"{name} must be a JSON list of ICE servers")
+    out = []
+    for server in servers:
+        urls = server.get("urls") if isinstance(server, dict) else None
+        urls = [urls] if isinstance(urls, str) else urls
+        if (
+            not isinstance(urls, list)
+            or not urls
+            or not all(
+                isinstance(u, str) and u.split(":", 1)[0] in ("stun", "stuns", "turn", "turns")
+                for u in urls
+            )
+        ):
+            raise ConfigError(f"{name}: each server needs urls starting stun: or turn:")
+        entry: dict[str, Any] = {"urls": urls}
+        for key in ("username", "credential"):
+            if key in server:
+                if not isinstance(server[key], str):
+                    raise ConfigError(f"{name}: {key} must be a string")
+                entry[key] = server[key]
+        if any(u.startswith("turn") for u in urls) and "credential" not in entry:
+            raise ConfigError(f"{name}: a TURN server needs a username and credential")
+        out.append(entry)
+    return tuple(out)
 
 
 # The sensitive-word list shipped with the server: one word per line, # for comments.

@@ -49,6 +49,11 @@ def test_plain_postgres_url_gets_the_async_driver(tmp_path: Path) -> None:
         ("TRUST_FORWARDED_FOR", "maybe", "must be true or false"),
         ("LOG_LEVEL", "LOUD", "MASHANGYI_LOG_LEVEL must be"),
         ("EVENT_LOOP", "trio", "MASHANGYI_EVENT_LOOP must be uvloop or asyncio"),
+        ("ICE_SERVERS", "stun:x", "MASHANGYI_ICE_SERVERS must be a JSON list"),
+        ("ICE_SERVERS", '{"urls": "stun:x"}', "must be a JSON list of ICE servers"),
+        ("ICE_SERVERS", '[{"urls": "http://x"}]', "urls starting stun: or turn:"),
+        ("ICE_SERVERS", '[{"urls": ["turn:t:3478"]}]', "needs a username and credential"),
+        ("MEDIA_SLOTS", "40", "MASHANGYI_MEDIA_SLOTS must be between 1 and 16"),
     ],
 )
 def test_bad_config_fails_with_one_line_naming_the_variable(
@@ -75,6 +80,17 @@ def test_event_loop_defaults_to_uvloop_where_installed(
     assert Settings.from_env(env(tmp_path), base_dir=tmp_path).event_loop == "asyncio"
     with pytest.raises(ConfigError, match="uvloop is not installed"):
         Settings.from_env(env(tmp_path, EVENT_LOOP="uvloop"), base_dir=tmp_path)
+
+
+def test_ice_servers_are_read_as_the_browser_takes_them(tmp_path: Path) -> None:
+    value = '[{"urls": "stun:stun.example.cn:3478"}, {"urls": ["turn:t.example.cn"], '
+    value += '"username": "u", "credential": "p"}]'
+    s = Settings.from_env(env(tmp_path, ICE_SERVERS=value), base_dir=tmp_path)
+    assert s.ice_servers == (
+        {"urls": ["stun:stun.example.cn:3478"]},
+        {"urls": ["turn:t.example.cn"], "username": "u", "credential": "p"},
+    )
+    assert Settings.from_env(env(tmp_path), base_dir=tmp_path).ice_servers == ()
 
 
 def test_short_secret_file_is_refused(tmp_path: Path) -> None:

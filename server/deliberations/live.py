@@ -45,6 +45,7 @@ from server.deliberations.actions.common import (
     invitation_room,
     staff_room,
 )
+from server.deliberations.live_media import LiveMedia
 from server.deliberations.model import (
     DEVICE_RE,
     CommentStatus,
@@ -56,6 +57,7 @@ from server.deliberations.model import (
 log = logging.getLogger(__name__)
 
 MAX_EVENT_BYTES = 8 * 1024
+MAX_MEDIA_BYTES = 62 * 1024  # an SDP offer with its receive slots; the engine caps at 64 KiB
 PRESENCE_SECONDS = 10  # how often each process re-reports its counts (see core.presence)
 
 Handler = Callable[[str, Identity, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -112,7 +114,11 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 "remove": self._lobby_remove,
             },
             "sync": {"snapshot": self._sync},
+            "media": dict.fromkeys(
+                ("offer", "candidate", "bye", "mute", "spotlight", "live", "record"), self._media
+            ),
         }
+        self.media = LiveMedia(ctx, self._to_participant, self._media_status)
 
     # Connecting
 
@@ -192,6 +198,11 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             except Exception:
                 log.exception("live: forgetting guest %s's connection failed", who.invitation_id)
         self._mark_presence(who.deliberation_id)
+        if who.role is not LiveRole.VIEWER and not any(
+            w.key == who.key and w.deliberation_id == who.deliberation_id
+            for w in self._who.values()
+        ):  # the page's last connection: its peer goes (the stream and recording go on)
+            await self.media.leave(who.deliberation_id, who.key)
 
     # Dispatching client events
 
@@ -210,8 +221,9 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 raise BadRequest(f"Unknown event {event!r}.")
             if not isinstance(data, dict):
                 raise BadRequest("Send an object with an op.")
-            if len(json.dumps(data, ensure_ascii=False).encode()) > MAX_EVENT_BYTES:
-                raise BadRequest(f"The message is larger than {MAX_EVENT_BYTES} bytes.")
+            limit = MAX_MEDIA_BYTES if event == "media" else MAX_EVENT_BYTES
+            if len(json.dumps(data, ensure_ascii=False).encode()) > limit:
+                raise BadRequest(f"The message is larger than {limit} bytes.")
             op = data.get("op")
             handler = ops.get(op) if isinstance(op, str) else None
             if handler is None:
@@ -262,6 +274,9 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             await self.enter_room(sid, deliberation_room(who.deliberation_id))
         snapshot = await room.snapshot(self._ctx, who)
         snapshot["presence"] = await self._presence(who.deliberation_id)
+        snapshot["media"] = self.media.status(who.deliberation_id)
+        if who.role is not LiveRole.VIEWER:  # what a page on video needs before it offers
+            snapshot["media"]["config"] = self.media.client_config()
         return {"snapshot": snapshot}
 
     async def _comment_post(self, sid: str, who: Identity, data: dict[str, Any]) -> dict[str, Any]:
@@ -381,10 +396,27 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _queue_give(self, sid: str, who: Identity, data: dict[str, Any]) -> dict[str, Any]:
         queue = await room.give_floor(self._ctx, who, data.get("id"), data.get("seconds"))
+        await self.media.follow_floor(who.deliberation_id, queue)
         return await self._publish_queue(who, queue)
 
     async def _queue_take(self, sid: str, who: Identity, data: dict[str, Any]) -> dict[str, Any]:
-        return await self._publish_queue(who, await room.take_floor(self._ctx, who, data.get("id")))
+        queue = await room.take_floor(self._ctx, who, data.get("id"))
+        await self.media.follow_floor(who.deliberation_id, queue)
+        return await self._publish_queue(who, queue)
+
+    async def _media(self, sid: str, who: Identity, data: dict[str, Any]) -> dict[str, Any]:
+        return await self.media.handle(who, data)
+
+    async def _to_participant(
+        self, deliberation_id: int, key: str, payload: dict[str, Any]
+    ) -> None:
+        """A media event for one participant's page(s) in this process."""
+        for sid, who in list(self._who.items()):
+            if who.key == key and who.deliberation_id == deliberation_id:
+                await self._emit(sid, "media", payload)
+
+    async def _media_status(self, deliberation_id: int, payload: dict[str, Any]) -> None:
+        await self._emit(deliberation_room(deliberation_id), "media", payload)
 
     async def _publish_queue(self, who: Identity, queue: list[dict[str, Any]]) -> dict[str, Any]:
         payload = {"op": "state", "queue": queue, "now": self._ctx.clock.now().isoformat()}
@@ -442,6 +474,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             raise Forbidden("That guest is invited to another session.")
         if invitation.live_sid:  # the link stopped working; the connection stops too
             await self.disconnect(invitation.live_sid)
+        await self.media.leave(who.deliberation_id, f"guest:{invitation.id}")
         return {"guests": await room.lobby(self._ctx, who.deliberation_id)}
 
     async def _principal(self, sid: str, who: Identity) -> Principal:
@@ -497,6 +530,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat
+        await self.media.close()
         await self.fanout.close()
         await self._board.close()
 

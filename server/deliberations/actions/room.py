@@ -117,6 +117,19 @@ def _require_live(deliberation: Deliberation) -> None:
         )
 
 
+async def require_live_session(ctx: Context, deliberation_id: int) -> None:
+    """Refuse unless the session is live (media peers exist only then)."""
+    async with ctx.db.read() as session:
+        _require_live(await _deliberation(session, deliberation_id))
+
+
+async def live_sessions(ctx: Context, deliberation_ids: list[int]) -> set[int]:
+    """Of these sessions, those still live."""
+    async with ctx.db.read() as session:
+        rows = [await session.get(Deliberation, d) for d in deliberation_ids]
+    return {d.id for d in rows if d is not None and d.status is DeliberationStatus.LIVE}
+
+
 # Comments
 
 

@@ -1,0 +1,207 @@
+"""Media through the live room: the host console and an admitted guest join by WebRTC over
+``/live`` signalling (real server, real socket.io clients, real aiortc peers on loopback)."""
+
+# The live-room fixtures are imported from test_live, so test arguments shadow them.
+# ruff: noqa: F811
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+from aiortc import RTCSessionDescription
+
+from server.core.context import Context
+from server.deliberations import live_media
+from server.deliberations.actions import schedule
+from tests.deliberations.live_helpers import LiveClient, Session, live_session
+from tests.deliberations.test_live import (  # noqa: F401 (fixtures)
+    DEVICE_A,
+    city,
+    clients,
+    ctx,
+    host,
+    invite,
+    new_client,
+    server,
+    settings,
+    viewer,
+)
+from tests.factories import City
+from tests.signaling.peers import Participant, close_to, eventually
+
+RED, GREEN = (220, 30, 30), (30, 200, 30)
+
+
+class OnVideo:
+    """A page on video: its /live client and its peer, slots routed from ``media`` events."""
+
+    def __init__(self, client: LiveClient, key: str, rgb: tuple[int, int, int]) -> None:
+        self.client = client
+        self.peer = Participant(key, rgb, 440, slots=2)
+
+        @client.sio.on("media", namespace="/live")
+        async def _media(data: dict[str, Any]) -> None:
+            client.received.append(("media", data))
+            if data.get("op") == "slots":
+                self.peer.slots = data["slots"]
+
+    async def offer(self) -> dict[str, Any]:
+        offer = await self.peer.pc.createOffer()
+        await self.peer.pc.setLocalDescription(offer)
+        ack = await self.client.call("media", "offer", sdp=self.peer.pc.localDescription.sdp)
+        if ack["ok"]:
+            await self.peer.pc.setRemoteDescription(RTCSessionDescription(ack["answer"], "answer"))
+        return ack
+
+    async def close(self) -> None:
+        await self.peer.close()
+
+
+async def admitted_guest(
+    ctx: Context, server: TestServer, session: Session, staff: LiveClient, new_client: Any
+) -> tuple[LiveClient, int, str]:
+    invitation_id, token = await invite(ctx, session)
+    guest: LiveClient = new_client()
+    await guest.connect(server, session.id, invite=token)
+    assert (await staff.call("lobby", "admit", id=invitation_id))["ok"]
+    await guest.wait_for(lambda: guest.events("lobby", "admitted"))
+    await guest.sync()
+    return guest, invitation_id, token
+
+
+@pytest.fixture
+async def pages() -> Any:
+    made: list[OnVideo] = []
+    yield made
+    for p in made:
+        await p.close()
+
+
+async def test_host_and_guest_see_each_other_and_the_session_sees_who_is_on_video(
+    ctx: Context, city: City, server: TestServer, new_client: Any, pages: list[OnVideo]
+) -> None:
+    session = await live_session(ctx, city)
+    staff = await host(new_client, server, session)
+    snapshot = await staff.sync()
+    assert snapshot["media"]["config"] == {"ice_servers": [], "slots": 9}
+    watcher = await viewer(new_client, server, session, DEVICE_A)
+    assert "config" not in (await watcher.sync())["media"]  # viewers get no peer
+    guest, invitation_id, _ = await admitted_guest(ctx, server, session, staff, new_client)
+
+    room_cam = OnVideo(staff, f"staff:{session.host.user_id}", RED)
+    remote = OnVideo(guest, f"guest:{invitation_id}", GREEN)
+    pages += [room_cam, remote]
+    assert (await room_cam.offer())["participant"] == room_cam.peer.id
+    assert (await remote.offer())["ok"]
+    await eventually(lambda: room_cam.peer.received(remote.peer.id, "video") >= 3)
+    await eventually(lambda: remote.peer.received(room_cam.peer.id, "video") >= 3)
+    assert close_to(room_cam.peer.colour_from(remote.peer.id), GREEN)
+    assert close_to(remote.peer.colour_from(room_cam.peer.id), RED)
+    status = await watcher.wait_for(
+        lambda: [
+            e
+            for e in watcher.events("media", "status")
+            if {p["id"] for p in e["participants"]} == {room_cam.peer.id, remote.peer.id}
+        ]
+    )
+    guest_entry = next(p for p in status[-1]["participants"] if p["id"] == remote.peer.id)
+    assert guest_entry["name"] == "王局长" and guest_entry["role"] == "部门负责人"
+
+    # The floor drives the spotlight; the host mutes and unmutes the guest.
+    raised = await guest.call("queue", "raise")
+    await staff.call("queue", "give", id=raised["queue"][0]["id"], seconds=120)
+    await watcher.wait_for(
+        lambda: any(e["spotlight"] == remote.peer.id for e in watcher.events("media", "status"))
+    )
+    assert (await staff.call("media", "mute", participant=remote.peer.id, muted=True))["ok"]
+    await guest.wait_for(lambda: guest.events("media", "muted"))
+    assert (await guest.call("media", "mute", participant=room_cam.peer.id, muted=True))["error"][
+        "code"
+    ] == "forbidden"
+
+
+async def test_who_may_not_join_or_sends_garbage_gets_an_error_ack_and_changes_nothing(
+    ctx: Context, city: City, server: TestServer, new_client: Any, pages: list[OnVideo]
+) -> None:
+    session = await live_session(ctx, city)
+    staff = await host(new_client, server, session)
+    watcher = await viewer(new_client, server, session, DEVICE_A)
+    peek = OnVideo(watcher, "viewer", RED)
+    pages.append(peek)
+    assert (await peek.offer())["error"]["code"] == "forbidden"
+
+    invitation_id, token = await invite(ctx, session)
+    waiting: LiveClient = new_client()
+    await waiting.connect(server, session.id, invite=token)
+    lobby = OnVideo(waiting, f"guest:{invitation_id}", GREEN)
+    pages.append(lobby)
+    assert (await lobby.offer())["error"]["code"] == "forbidden"  # still in the lobby
+
+    cases = [
+        ({"sdp": "not sdp"}, "bad_sdp"),
+        ({"sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"}, "bad_sdp"),
+        ({"sdp": "v=0" + "x" * 61_000}, "bad_sdp"),  # longer than any real offer
+        ({"sdp": "v=0" + "x" * 63_600}, "bad_request"),  # over the media event's cap
+    ]
+    for data, code in cases:
+        ack = await staff.call("media", "offer", **data)
+        assert ack["error"]["code"] == code, data
+    assert (await staff.call("media", "candidate", candidate="candidate:x", sdpMid="0"))["error"][
+        "code"
+    ] == "not_joined"
+    assert (await staff.call("media", "dance"))["error"]["code"] == "bad_request"
+    assert (await staff.sync())["media"]["participants"] == []
+
+
+async def test_a_guest_who_drops_leaves_the_host_on_video_and_rejoins_on_reconnect(
+    ctx: Context, city: City, server: TestServer, new_client: Any, pages: list[OnVideo]
+) -> None:
+    session = await live_session(ctx, city)
+    staff = await host(new_client, server, session)
+    guest, invitation_id, token = await admitted_guest(ctx, server, session, staff, new_client)
+    room_cam = OnVideo(staff, f"staff:{session.host.user_id}", RED)
+    remote = OnVideo(guest, f"guest:{invitation_id}", GREEN)
+    pages += [room_cam, remote]
+    await room_cam.offer()
+    await remote.offer()
+    await eventually(lambda: room_cam.peer.received(remote.peer.id, "video") >= 3)
+
+    await guest.close()  # the guest's network drops
+    await staff.wait_for(
+        lambda: any(
+            [p["id"] for p in e["participants"]] == [room_cam.peer.id]
+            for e in staff.events("media", "status")
+        )
+    )
+    await eventually(lambda: room_cam.peer.slots == {})
+
+    again: LiveClient = new_client()  # the page reconnects with the same link
+    await again.connect(server, session.id, invite=token)
+    await again.sync()
+    back = OnVideo(again, remote.peer.id, (30, 30, 220))
+    pages.append(back)
+    assert (await back.offer())["ok"]
+    await eventually(lambda: room_cam.peer.received(back.peer.id, "video") >= 3)
+
+
+async def test_ending_the_session_closes_every_peer(
+    ctx: Context,
+    city: City,
+    server: TestServer,
+    new_client: Any,
+    pages: list[OnVideo],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(live_media, "SWEEP_SECONDS", 0.1)
+    session = await live_session(ctx, city)
+    staff = await host(new_client, server, session)
+    room_cam = OnVideo(staff, f"staff:{session.host.user_id}", RED)
+    pages.append(room_cam)
+    await room_cam.offer()
+    await eventually(lambda: room_cam.peer.pc.connectionState == "connected")
+    await schedule.end(ctx, session.host, session.id)
+    await eventually(lambda: room_cam.peer.pc.connectionState in ("closed", "failed"), 20)
+    late = OnVideo(staff, room_cam.peer.id, RED)
+    pages.append(late)
+    assert (await late.offer())["error"]["code"] == "invalid_transition"
