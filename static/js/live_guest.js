@@ -119,6 +119,7 @@
   function setStatus(next) {
     if (!next || next === status) return;
     status = next;
+    if (status !== "live" && media) media.stop();  // the session ended: the peer goes
     render();
     room.sync();
   }
@@ -138,7 +139,11 @@
     showAgenda(s.agenda);
     queue = s.queue || [];
     render();
+    media.setConfig(status === "live" && s.media ? s.media.config : null);
+    if (s.media) media.applyStatus(s.media);
   }
+
+  let media = null;
 
   const room = L.connect({
     deliberation: Number(root.dataset.deliberation),
@@ -170,5 +175,11 @@
     },
   });
 
+  media = window.LIVE_MEDIA.attach(room, {
+    grid: $("media-grid"),
+    button: $("media-start"),
+    leave: $("media-leave"),
+    state: $("media-state"),
+  });
   render();
 })();

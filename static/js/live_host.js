@@ -425,6 +425,7 @@
   function setStatus(next) {
     if (!next || next === status) return;
     status = next;
+    if (status !== "live" && media) media.stop();  // the session ended: the peer goes
     render();
     room.sync();
   }
@@ -455,6 +456,33 @@
     renderPolls();
     renderHeld();
     render();
+    media.setConfig(status === "live" && s.media ? s.media.config : null);
+    if (s.media) media.applyStatus(s.media);
+  }
+
+  // --- video link: the room's camera and microphone, and the guests on video ------------------
+
+  let media = null;
+  const mediaCard = $("media-card");
+
+  function renderPeople(status) {
+    const list = $("media-people");
+    list.replaceChildren();
+    for (const p of status.participants || []) {
+      const li = el("li", { class: "media-person" + (p.id === status.spotlight ? " spotlight" : "") },
+        el("strong", {}, p.name), " ", el("span", { class: "muted" }, p.role),
+        " ", el("span", { class: "media-peer-state" }, t("live.media.peer." + (p.state || "new"))));
+      if (p.muted) li.append(" ", el("span", { class: "tag" }, t("live.media.muted")));
+      const spot = el("button", { type: "button" }, t(p.id === status.spotlight ? "live.media.unspotlight" : "live.media.spotlight"));
+      spot.addEventListener("click", () => act(mediaCard, "media", "spotlight", { participant: p.id === status.spotlight ? null : p.id }));
+      li.append(" ", spot);
+      if (!p.id.startsWith("staff:")) {
+        const mute = el("button", { type: "button" }, t(p.muted ? "live.media.unmute" : "live.media.mute"));
+        mute.addEventListener("click", () => act(mediaCard, "media", "mute", { participant: p.id, muted: !p.muted }));
+        li.append(" ", mute);
+      }
+      list.append(li);
+    }
   }
 
   const room = L.connect({
@@ -509,5 +537,12 @@
     },
   });
 
+  media = window.LIVE_MEDIA.attach(room, {
+    grid: $("media-grid"),
+    button: $("media-start"),
+    leave: $("media-leave"),
+    state: $("media-state"),
+    onStatus: renderPeople,
+  });
   render();
 })();

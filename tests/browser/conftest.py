@@ -58,6 +58,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    # Camera and microphone: Chromium's synthetic devices, allowed without a prompt.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]
 # What every demo login's one-time password is replaced with.
 NEW_PASSWORD = "Qinghe-Paidan-2026!"
