@@ -14,6 +14,7 @@ once ``PRIME`` seconds beyond a tick are queued and starts over after running dr
 from __future__ import annotations
 
 import fractions
+import logging
 from collections import deque
 from collections.abc import Iterable
 
@@ -22,6 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from signaling.pipeline.model import AAC_FRAME, SAMPLE_RATE
+
+log = logging.getLogger(__name__)
 
 Samples = npt.NDArray[np.float32]
 
@@ -70,7 +73,12 @@ class AudioInput:
     def _drain(self) -> None:
         pieces = [self._pending]
         while self.frames:
-            pieces.extend(self._resample(self.frames.popleft()))
+            frame = self.frames.popleft()
+            try:
+                pieces.extend(self._resample(frame))
+            except (ValueError, av.error.FFmpegError) as exc:  # one odd frame: skip it
+                log.warning("a %s audio frame cannot be mixed: %s", frame.format.name, exc)
+                self._resampler = None
         pending = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
         limit = int(MAX_QUEUED * SAMPLE_RATE)
         self._pending = pending[-limit:] if len(pending) > limit else pending

@@ -11,6 +11,7 @@ participant keeps its libswscale context (``VideoReformatter``, what ``reformat`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from av.video.reformatter import VideoReformatter
 from signaling.pipeline.layout import Layout, Rect, even, fit, plan
 from signaling.pipeline.model import PipelineConfig
 from signaling.pipeline.paint import SLATE, TILE, Painter, Patch, Plane, planes, yuv
+
+log = logging.getLogger(__name__)
 
 BLACK = (16, 128, 128)  # yuv of letterbox bars
 
@@ -59,6 +62,7 @@ class Compositor:
         self._gap = max(2, even(w / 320))
         self._bar = max(16, even(h / 12))
         self._scaled: dict[str, _Scaled] = {}
+        self._unusable: dict[str, av.VideoFrame] = {}  # a frame libswscale refused, per participant
         # one libswscale context per participant: ``frame.reformat`` would build a new one
         # for every frame (0.7 ms instead of 0.2 ms for 640×360 to a 3×3 tile)
         self._scalers: dict[str, VideoReformatter] = {}
@@ -78,6 +82,8 @@ class Compositor:
         for pid in [pid for pid in self._scaled if pid not in shown]:
             del self._scaled[pid]  # left, or moved off screen: free its picture
             self._scalers.pop(pid, None)
+        for pid in [pid for pid in self._unusable if pid not in shown]:
+            del self._unusable[pid]
         if caption:
             bar = self.painter.caption(caption, self.width, self._bar)
             self._paste(bar, 0, self.height - self._bar)
@@ -85,7 +91,8 @@ class Compositor:
 
     def _draw_tile(self, tile: Tile, cell: Rect) -> None:
         """The video (or a placeholder) in ``cell``, labelled at the picture's bottom left."""
-        if tile.frame is None:
+        scaled = self._scale(tile.id, tile.frame, cell) if tile.frame is not None else None
+        if scaled is None:
             self._fill(cell, yuv(TILE))
             size = even(min(cell.w, cell.h) * 0.45)
             if size >= 8:
@@ -95,7 +102,6 @@ class Compositor:
                 )
         else:
             self._fill(cell, BLACK)
-            scaled = self._scale(tile.id, tile.frame, cell)
             self._paste_planes(scaled.planes, scaled.rect.x, scaled.rect.y)
             cell = scaled.rect
         label_h = max(14, min(even(cell.h / 7), even(self.height / 18)))
@@ -104,14 +110,24 @@ class Compositor:
             label = self.painter.label(tile.name, tile.role, cell.w - 2 * margin, label_h)
             self._paste(label, cell.x + margin, cell.y + cell.h - label_h - margin)
 
-    def _scale(self, pid: str, frame: av.VideoFrame, cell: Rect) -> _Scaled:
-        """The frame scaled into ``cell`` (aspect kept), reused while frame and cell stay."""
+    def _scale(self, pid: str, frame: av.VideoFrame, cell: Rect) -> _Scaled | None:
+        """The frame scaled into ``cell`` (aspect kept), reused while frame and cell stay;
+        None for a frame that cannot be converted (the tile shows a placeholder: one odd
+        frame must not stop the livestream)."""
         cached = self._scaled.get(pid)
         if cached is not None and cached.source is frame and cached.cell == cell:
             return cached
+        if self._unusable.get(pid) is frame:
+            return None
         rect = fit(frame.width, frame.height, cell)
         scaler = self._scalers.setdefault(pid, VideoReformatter())
-        scaled = scaler.reformat(frame, width=rect.w, height=rect.h, format="yuv420p")
+        try:
+            scaled = scaler.reformat(frame, width=rect.w, height=rect.h, format="yuv420p")
+        except (ValueError, av.error.FFmpegError) as exc:
+            log.warning("a %s frame from %s cannot be shown: %s", frame.format.name, pid, exc)
+            self._unusable[pid] = frame
+            self._scalers.pop(pid, None)
+            return None
         result = _Scaled(frame, cell, rect, planes(scaled), scaled)
         self._scaled[pid] = result
         return result

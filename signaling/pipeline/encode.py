@@ -111,10 +111,14 @@ class Output:
         self._start_tick: int | None = None
         self._start_sample = 0
         self.frames = 0  # video frames written
+        self.failed = False
 
     @property
     def started(self) -> bool:
         return self._start_tick is not None
+
+    def describe(self) -> str:
+        return str(self.container.name)
 
     def write_video(self, packet: Packet, tick: int) -> None:
         if self._start_tick is None:

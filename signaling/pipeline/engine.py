@@ -54,6 +54,7 @@ class Engine:
         self.frames_encoded = 0
         self.frames_dropped = 0
         self.segments_before = 0  # segments of earlier livestream runs
+        self.output_failures = 0
         self.failed: BaseException | None = None
         self._commands: queue.SimpleQueue[Command] = queue.SimpleQueue()
         self._accepting = True
@@ -168,23 +169,40 @@ class Engine:
         if self.recording is not None:
             self._position = self.recorded_before + self.recording.frames / self.config.fps
 
-    @staticmethod
-    def _write_video(packets: list[Packet], outputs: list[Output]) -> None:
-        for packet in packets:
-            tick = packet.pts
-            if tick is None:
-                continue
-            for output in outputs:
-                output.write_video(packet, tick)
+    def _write_video(self, packets: list[Packet], outputs: list[Output]) -> None:
+        self._deliver(packets, outputs, video=True)
 
-    @staticmethod
-    def _write_audio(packets: list[Packet], outputs: list[Output]) -> None:
+    def _write_audio(self, packets: list[Packet], outputs: list[Output]) -> None:
+        self._deliver(packets, outputs, video=False)
+
+    def _deliver(self, packets: list[Packet], outputs: list[Output], video: bool) -> None:
+        """Mux each packet into every output. An output that fails (a full disk, say) is
+        closed and dropped; the others go on: a broken recording must not stop the
+        livestream, nor the reverse."""
         for packet in packets:
-            sample = packet.pts
-            if sample is None:
+            at = packet.pts
+            if at is None:
                 continue
             for output in outputs:
-                output.write_audio(packet, sample)
+                if output.failed:
+                    continue
+                try:
+                    if video:
+                        output.write_video(packet, at)
+                    else:
+                        output.write_audio(packet, at)
+                except Exception:
+                    log.exception("media output %s failed; it is closed", output.describe())
+                    self._drop(output)
+
+    def _drop(self, output: Output) -> None:
+        output.failed = True
+        self.output_failures += 1
+        close = self.close_live if output is self.live else self.close_recording
+        try:
+            close()
+        except Exception:
+            log.exception("closing the failed output %s failed too", output.describe())
 
     def _outputs(self) -> list[Output]:
         return [o for o in (self.live, self.recording) if o is not None]
@@ -199,8 +217,10 @@ class Engine:
     def close_live(self) -> None:
         if self.live is not None:
             live, self.live = self.live, None
-            live.close()
-            self.segments_before += live.segments
+            try:
+                live.close()  # writes the last segment and ENDLIST
+            finally:
+                self.segments_before += live.segments
 
     def open_recording(self) -> None:
         if self.recording is None:
@@ -212,9 +232,9 @@ class Engine:
     def close_recording(self) -> None:
         if self.recording is not None:
             recording, self.recording = self.recording, None
-            recording.close()
             self.recorded_before += recording.frames / self.config.fps
             self._position = self.recorded_before
+            recording.close()
 
     def _shutdown(self) -> None:
         """Flush the encoders into the open outputs, close everything, fail late commands."""

@@ -184,6 +184,7 @@ class MediaPipeline:
             "frames_dropped": engine.frames_dropped if engine else 0,
             "label_renders": engine.painter.renders if engine else 0,
             "failed": bool(engine and engine.failed),
+            "output_failures": engine.output_failures if engine else 0,
         }
 
     async def close(self) -> RecordingInfo | None:

@@ -28,8 +28,8 @@ class PipelineConfig:
     font_path: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.width % 4 or self.height % 4 or self.width < 64 or self.height < 64:
-            raise ValueError("width and height must be multiples of 4, at least 64")
+        if self.width % 2 or self.height % 2 or self.width < 64 or self.height < 64:
+            raise ValueError("width and height must be even (yuv420p), at least 64")
         if not 1 <= self.fps <= 60:
             raise ValueError("fps must be between 1 and 60")
         if self.segment_seconds <= 0 or self.live_window_segments < 1:

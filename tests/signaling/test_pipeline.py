@@ -547,3 +547,31 @@ def measure_compose_and_encode(config: PipelineConfig, frames: int) -> str:
         )
     encoder.close()
     return "; ".join(results)
+
+
+async def test_a_failing_recording_does_not_stop_the_livestream(
+    pipelines: Callable[..., MediaPipeline], tmp_path: Path
+) -> None:
+    pipeline = pipelines()
+    sources = on_stage(pipeline, Source("cam", "会场", "", moving, 440.0))
+    await pipeline.start()
+    await pipeline.set_live(True)
+    await pipeline.set_recording(True)
+    await feed(pipeline, sources, 0.5)
+    engine = pipeline._engine
+    assert engine is not None and engine.recording is not None
+
+    def disk_full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    engine.recording._mux = disk_full  # type: ignore[method-assign]
+    await feed(pipeline, sources, 1.5)
+    status = pipeline.status()
+    assert status["output_failures"] == 1
+    assert status["live"] and not status["recording"]
+    assert status["failed"] is False
+    frames = status["frames_encoded"]
+    await asyncio.sleep(0.3)
+    assert pipeline.status()["frames_encoded"] > frames  # still encoding for the livestream
+    await pipeline.close()
+    assert len(playlist_segments(tmp_path / "d1" / "live" / "index.m3u8")) >= 2
