@@ -575,3 +575,30 @@ async def test_a_failing_recording_does_not_stop_the_livestream(
     assert pipeline.status()["frames_encoded"] > frames  # still encoding for the livestream
     await pipeline.close()
     assert len(playlist_segments(tmp_path / "d1" / "live" / "index.m3u8")) >= 2
+
+
+async def test_live_and_recording_switch_independently(
+    pipelines: Callable[..., MediaPipeline], tmp_path: Path
+) -> None:
+    pipeline = pipelines()
+    sources = on_stage(pipeline, Source("cam", "会场", "", moving, 440.0))
+    await pipeline.start()
+    await pipeline.set_live(True)
+    await feed(pipeline, sources, 1.2)
+    await pipeline.set_recording(True)  # joins an encode under way: starts on a forced keyframe
+    began = time.monotonic()
+    await feed(pipeline, sources, 1.2)
+    await pipeline.set_live(False)
+    assert pipeline.status()["segments"] >= 2
+    await feed(pipeline, sources, 0.6)
+    info = await pipeline.close()
+    recorded = time.monotonic() - began
+    assert info is not None
+    assert abs(info.duration - recorded) < 0.4, (info.duration, recorded)
+    with av.open(str(info.path)) as container:
+        first = next(container.decode(video=0))
+        assert first.key_frame and (first.time or 0.0) < 0.05
+    live = tmp_path / "d1" / "live"
+    assert (live / "index.m3u8").read_text().endswith("#EXT-X-ENDLIST\n")
+    with av.open(str(live / "index.m3u8")) as container:
+        assert sum(1 for _ in container.decode(video=0)) >= 20
