@@ -38,6 +38,7 @@ from server.core.web import (
     security_headers_middleware,
 )
 from server.deliberations import http as deliberations_http
+from server.deliberations import media_http as deliberations_media_http
 from server.deliberations import pages as deliberation_pages
 from server.deliberations import public_http as deliberations_public_http
 from server.deliberations.live import LiveNamespace
@@ -56,6 +57,8 @@ log = logging.getLogger(__name__)
 VENDOR_FILES = {
     "socket.io.min.js": NODE_MODULES / "socket.io-client" / "dist" / "socket.io.min.js",
     "socket.io.min.js.map": NODE_MODULES / "socket.io-client" / "dist" / "socket.io.min.js.map",
+    "hls.min.js": NODE_MODULES / "hls.js" / "dist" / "hls.min.js",
+    "hls.min.js.map": NODE_MODULES / "hls.js" / "dist" / "hls.min.js.map",
 }
 
 FEATURE_ROUTES = (
@@ -67,6 +70,7 @@ FEATURE_ROUTES = (
     deliberation_pages.routes,
     deliberations_http.routes,
     deliberations_public_http.routes,
+    deliberations_media_http.routes,
 )
 FEATURE_OPENAPI = (
     accounts_http.OPENAPI,
@@ -75,6 +79,7 @@ FEATURE_OPENAPI = (
     handling_http.OPENAPI,
     deliberations_http.OPENAPI,
     deliberations_public_http.OPENAPI,
+    deliberations_media_http.OPENAPI,
 )
 
 
@@ -181,6 +186,10 @@ def create_app(
             if settings.reminder_seconds
             else None
         )
+        try:  # what a stopped server left being recorded
+            await live.media.recover()
+        except Exception:
+            log.exception("finalising left-over recordings failed")
         yield
         await live.close()  # send what the live room still has batched
         for task in (reminders, similar_index):

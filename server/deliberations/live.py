@@ -425,6 +425,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _agenda_goto(self, sid: str, who: Identity, data: dict[str, Any]) -> dict[str, Any]:
         agenda = await room.goto_topic(self._ctx, who, data.get("topic_id"))
+        await self.media.on_agenda(who.deliberation_id, agenda)
         await self._emit(
             deliberation_room(who.deliberation_id), "agenda", {"op": "current", **agenda}
         )

@@ -9,6 +9,12 @@ viewers never get a peer. Ops:
 - ``offer`` (host or admitted guest) → ``{"answer": sdp}``; ``candidate``; ``bye``;
 - host only: ``mute``, ``spotlight``, and the ``live`` and ``record`` switches.
 
+Each session's media also has a ``signaling.pipeline.MediaPipeline``: while the
+livestream or the recording is on, the participants' pictures and sound are decoded,
+composed, encoded once and written to ``recordings/{deliberation}/`` (HLS under
+``live/``, the recording's parts, finalised into ``recording.mp4`` with a chapter per
+agenda move when the session ends).
+
 What a page needs to hear (its slots, its peer's state) goes to that participant's
 connections only; the media status (who is on video, the spotlight, live and recording)
 goes to the whole session at once.
@@ -20,10 +26,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from server.core.context import Context
 from server.core.errors import AppError, Forbidden
+from server.deliberations.actions import recordings
 from server.deliberations.actions import room as room_actions
 from server.deliberations.actions.common import Identity
 from server.deliberations.model import GuestRole, LiveRole
@@ -38,6 +47,7 @@ from signaling.messages import (
     Switch,
     parse,
 )
+from signaling.pipeline import MediaPipeline, PipelineConfig, RecordingInfo, finalise_recording
 from signaling.room import IceServer, MediaRoom
 
 log = logging.getLogger(__name__)
@@ -70,12 +80,25 @@ class MediaError(AppError):
         return {"error": {"code": self.media_code, "message": self.message, "fields": {}}}
 
 
+@dataclass(eq=False)
+class _Session:
+    """One live session's media in this process: its peers and its picture."""
+
+    room: MediaRoom
+    pipeline: MediaPipeline
+    directory: Path
+    live: bool = False
+    recording: bool = False
+    caption: str | None = None  # the topic under discussion, as its chapter is titled
+
+
 class LiveMedia:
     def __init__(self, ctx: Context, to_participant: ToParticipant, to_session: ToSession) -> None:
         self._ctx = ctx
         self._to_participant = to_participant
         self._to_session = to_session
-        self._rooms: dict[int, MediaRoom] = {}
+        self._sessions: dict[int, _Session] = {}
+        self._opening: dict[int, asyncio.Lock] = {}
         self._watch: asyncio.Task[None] | None = None
         self._ice = tuple(
             IceServer(tuple(s["urls"]), s.get("username"), s.get("credential"))
@@ -90,12 +113,13 @@ class LiveMedia:
         }
 
     def status(self, deliberation_id: int) -> dict[str, Any]:
-        media = self._rooms.get(deliberation_id)
+        media = self._sessions.get(deliberation_id)
         return {
-            "participants": media.describe() if media else [],
-            "spotlight": media.spotlight if media else None,
-            "live": False,
-            "recording": False,
+            "participants": media.room.describe() if media else [],
+            "spotlight": media.room.spotlight if media else None,
+            "live": bool(media and media.live),
+            "recording": bool(media and media.recording),
+            "hls": hls_url(deliberation_id) if media and media.live else None,
         }
 
     async def handle(self, who: Identity, data: dict[str, Any]) -> dict[str, Any]:
@@ -115,104 +139,205 @@ class LiveMedia:
 
     async def _dispatch(self, who: Identity, message: Any) -> dict[str, Any]:
         deliberation_id = who.deliberation_id
-        if isinstance(message, Offer):
+        if isinstance(message, Offer | Switch):
             await room_actions.require_live_session(self._ctx, deliberation_id)
-            media = self._room(deliberation_id)
+            media = await self._open(deliberation_id)
+            if isinstance(message, Switch):
+                await self._switch(deliberation_id, media, message)
+                return {"media": self.status(deliberation_id)}
             label = ROLE_LABELS.get(who.guest_role or who.role, "")
-            answer = await media.join(who.key, who.name, label, message.sdp)
+            answer = await media.room.join(who.key, who.name, label, message.sdp)
             await self._publish(deliberation_id)
             return {"answer": answer, "participant": who.key}
-        joined = self._rooms.get(deliberation_id)
-        if joined is None:
+        opened = self._sessions.get(deliberation_id)
+        if opened is None:
             raise MediaError("not_joined", "Nobody is on video in this session.")
-        media = joined
+        room = opened.room
         if isinstance(message, Candidate):
-            await media.candidate(who.key, message)
+            await room.candidate(who.key, message)
         elif isinstance(message, Bye):
             await self.leave(deliberation_id, who.key)
         elif isinstance(message, Mute):
-            media.mute(message.participant, message.muted)
+            room.mute(message.participant, message.muted)
             await self._to_participant(
                 deliberation_id, message.participant, {"op": "muted", "muted": message.muted}
             )
             await self._publish(deliberation_id)
         elif isinstance(message, Spotlight):
-            media.set_spotlight(message.participant)
+            self._spotlight(opened, message.participant)
             await self._publish(deliberation_id)
-        elif isinstance(message, Switch):
-            raise MediaError("not_available", "The livestream and recording are not ready yet.")
         return {}
 
-    def _room(self, deliberation_id: int) -> MediaRoom:
-        media = self._rooms.get(deliberation_id)
-        if media is None or media.closed:
+    async def _switch(self, deliberation_id: int, media: _Session, message: Switch) -> None:
+        if message.what == "live" and message.on != media.live:
+            await media.pipeline.set_live(message.on)
+            media.live = message.on
+        elif message.what == "record" and message.on != media.recording:
+            if message.on:
+                await recordings.started(
+                    self._ctx,
+                    deliberation_id,
+                    str(media.directory.relative_to(self._ctx.settings.recordings_dir)),
+                    self._ctx.clock.now(),
+                )
+            await media.pipeline.set_recording(message.on)
+            media.recording = message.on
+            if message.on and media.caption:  # the topic under way starts this stretch
+                media.pipeline.mark_chapter(media.caption)
+        # Decode the participants only while a picture is being made of them.
+        media.room.set_decoding(media.live or media.recording)
+        log.info(
+            "media: session %s live=%s recording=%s", deliberation_id, media.live, media.recording
+        )
+        await self._publish(deliberation_id)
+
+    def _spotlight(self, media: _Session, participant: str | None) -> None:
+        media.room.set_spotlight(participant)
+        media.pipeline.set_spotlight(participant)
+
+    async def _open(self, deliberation_id: int) -> _Session:
+        """This session's media, started on first use (one opener at a time)."""
+        lock = self._opening.setdefault(deliberation_id, asyncio.Lock())
+        async with lock:
+            media = self._sessions.get(deliberation_id)
+            if media is not None and not media.room.closed:
+                return media
+            directory = self._ctx.settings.recordings_dir / str(deliberation_id)
+            pipeline = MediaPipeline(directory, PipelineConfig())
+            await pipeline.start()
 
             async def on_event(participant: str, event: str, data: dict[str, Any]) -> None:
                 await self._to_participant(deliberation_id, participant, {"op": event, **data})
                 if event == "state":
                     await self._publish(deliberation_id)
 
-            media = MediaRoom(ice_servers=self._ice, on_event=on_event)
-            self._rooms[deliberation_id] = media
+            room = MediaRoom(ice_servers=self._ice, on_event=on_event, sink=pipeline)
+            room.set_decoding(False)
+            media = _Session(room, pipeline, directory)
+            topic = await room_actions.current_topic(self._ctx, deliberation_id)
+            if topic is not None:
+                media.caption = recordings.chapter_title(*topic)
+                pipeline.set_caption(media.caption)
+            self._sessions[deliberation_id] = media
             if self._watch is None or self._watch.done():
                 self._watch = asyncio.get_running_loop().create_task(self._end_ended())
-        return media
+            return media
 
     async def _end_ended(self) -> None:
         """Close the media of sessions that ended or were cancelled, wherever that was done
         (any process, the HTTP API or the console), checked every ``SWEEP_SECONDS``."""
-        while self._rooms:
+        while self._sessions:
             await asyncio.sleep(SWEEP_SECONDS)
             try:
-                live = await room_actions.live_sessions(self._ctx, list(self._rooms))
-                for deliberation_id in [d for d in self._rooms if d not in live]:
-                    log.info(
-                        "media: session %s is no longer live; closing its peers", deliberation_id
-                    )
+                live = await room_actions.live_sessions(self._ctx, list(self._sessions))
+                for deliberation_id in [d for d in self._sessions if d not in live]:
+                    log.info("media: session %s ended; closing its peers", deliberation_id)
                     await self.end(deliberation_id)
             except Exception:
                 log.exception("media: checking which sessions ended failed")
 
     async def leave(self, deliberation_id: int, participant: str) -> None:
         """A participant's page said bye, disconnected, or was removed by the host."""
-        media = self._rooms.get(deliberation_id)
-        if media is not None and await media.leave(participant):
+        media = self._sessions.get(deliberation_id)
+        if media is not None and await media.room.leave(participant):
             await self._publish(deliberation_id)
+
+    async def on_agenda(self, deliberation_id: int, agenda: dict[str, Any]) -> None:
+        """The host moved to a topic: the caption changes and the recording gets a chapter."""
+        media = self._sessions.get(deliberation_id)
+        current = next(
+            (i for i in agenda.get("items", []) if i["topic_id"] == agenda.get("current_topic_id")),
+            None,
+        )
+        if media is None or current is None:
+            return
+        title = recordings.chapter_title(current["number"], current["title"])
+        media.caption = title
+        media.pipeline.set_caption(title)
+        if media.recording:
+            media.pipeline.mark_chapter(title)
 
     async def follow_floor(self, deliberation_id: int, queue: list[dict[str, Any]]) -> None:
         """The speaker queue drives the spotlight: a guest given the floor is in it, an
         on-site speaker puts the room camera (the host's participant) there."""
-        media = self._rooms.get(deliberation_id)
+        media = self._sessions.get(deliberation_id)
         if media is None:
             return
+        participants = media.room.participants
         speaking = next((s for s in queue if s.get("status") == "speaking"), None)
         target: str | None = None
         if speaking is not None:
             if speaking.get("invitation_id") is not None:
                 target = f"guest:{speaking['invitation_id']}"
             else:
-                target = next((p for p in media.participants if p.startswith("staff:")), None)
-        if target is not None and target not in media.participants:
+                target = next((p for p in participants if p.startswith("staff:")), None)
+        if target is not None and target not in participants:
             target = None
-        if target != media.spotlight:
-            media.set_spotlight(target)
+        if target != media.room.spotlight:
+            self._spotlight(media, target)
             await self._publish(deliberation_id)
 
     async def end(self, deliberation_id: int) -> None:
-        """The session ended: every peer closes."""
-        media = self._rooms.pop(deliberation_id, None)
-        if media is not None:
-            await media.close()
-            await self._publish(deliberation_id)
+        """The session ended: every peer closes, the livestream ends, the recording is
+        finalised and attached to the session and its topics."""
+        media = self._sessions.pop(deliberation_id, None)
+        if media is None:
+            return
+        await media.room.close()
+        try:
+            info = await media.pipeline.close()
+        except Exception:
+            log.exception("media: finishing session %s's media failed", deliberation_id)
+            info = None
+        if info is not None:
+            await self._attach(deliberation_id, info)
+        await self._publish(deliberation_id)
+
+    async def _attach(self, deliberation_id: int, info: RecordingInfo) -> None:
+        await recordings.finished(
+            self._ctx,
+            deliberation_id,
+            duration=info.duration,
+            size=info.size,
+            streams=list(info.streams),
+            chapters=[(c.title, c.start) for c in info.chapters],
+            path=str(info.path.relative_to(self._ctx.settings.recordings_dir)),
+        )
+
+    async def recover(self) -> None:
+        """At start: finalise the recordings a stopped server left, of sessions no longer
+        live (a session still live gets a new part when its host records again)."""
+        left = await recordings.unfinished(self._ctx)
+        live = await room_actions.live_sessions(self._ctx, [d for d, _ in left])
+        for deliberation_id, _ in left:
+            if deliberation_id in live:
+                continue
+            directory = self._ctx.settings.recordings_dir / str(deliberation_id)
+            try:
+                info = await asyncio.to_thread(finalise_recording, directory)
+            except Exception:
+                log.exception("media: finalising session %s's recording failed", deliberation_id)
+                continue
+            if info is None:
+                await recordings.finished(
+                    self._ctx, deliberation_id, duration=None, size=None, streams=[], chapters=[]
+                )
+            else:
+                await self._attach(deliberation_id, info)
+            log.info("media: finalised the recording session %s left", deliberation_id)
 
     async def close(self) -> None:
-        """Shutdown: stop watching and close every peer."""
+        """Shutdown: stop watching and close every session's media."""
         if self._watch is not None:
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
-        for deliberation_id in list(self._rooms):
+        for deliberation_id in list(self._sessions):
             await self.end(deliberation_id)
 
     async def _publish(self, deliberation_id: int) -> None:
         await self._to_session(deliberation_id, {"op": "status", **self.status(deliberation_id)})
+
+
+def hls_url(deliberation_id: int) -> str:
+    return f"/media/live/{deliberation_id}/index.m3u8"

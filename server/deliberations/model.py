@@ -357,3 +357,11 @@ def calendar_file(entry: CalendarEntry) -> str:
         "END:VCALENDAR",
     ]
     return "".join(piece + "\r\n" for line in lines for piece in _fold(line))
+
+
+class RecordingStatus(StrEnum):
+    """A session's recording: being written, final (probed and chaptered), or unusable."""
+
+    RECORDING = "recording"
+    FINAL = "final"
+    FAILED = "failed"

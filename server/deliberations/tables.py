@@ -34,6 +34,7 @@ from server.deliberations.model import (
     PollKind,
     PollStatus,
     QuestionStatus,
+    RecordingStatus,
     RegistrationStatus,
     SpeakerStatus,
 )
@@ -284,3 +285,38 @@ class ReactionCount(Base):
     deliberation_id: Mapped[int] = mapped_column(ForeignKey("deliberations.id"))
     kind: Mapped[str] = mapped_column(String(16))
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Recording(Base):
+    """The one recording of a session (fragmented while written, final after the end).
+
+    ``path`` is relative to the recordings directory. ``started_at`` is the wall-clock
+    moment its first frame was encoded: chapter starts are agenda marks minus it."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deliberation_id: Mapped[int] = mapped_column(ForeignKey("deliberations.id"), unique=True)
+    status: Mapped[RecordingStatus] = mapped_column(
+        enum_column(RecordingStatus, "recording_status")
+    )
+    path: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finalised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    duration: Mapped[float | None] = mapped_column()
+    size: Mapped[int | None] = mapped_column(Integer)
+    streams: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class RecordingChapter(Base):
+    """Where a topic's discussion starts in its session's recording."""
+
+    __tablename__ = "recording_chapters"
+    __table_args__ = (UniqueConstraint("recording_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recordings.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("topics.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    start: Mapped[float] = mapped_column()  # seconds from the recording's start

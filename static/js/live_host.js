@@ -465,7 +465,28 @@
   let media = null;
   const mediaCard = $("media-card");
 
+  let onAir = { live: false, recording: false };
+
+  function renderSwitches(status) {
+    onAir = { live: !!status.live, recording: !!status.recording };
+    const live = $("stream-switch");
+    const rec = $("record-switch");
+    live.textContent = t(onAir.live ? "live.media.live_off" : "live.media.live_on");
+    rec.textContent = t(onAir.recording ? "live.media.record_off" : "live.media.record_on");
+    live.setAttribute("aria-pressed", String(onAir.live));
+    rec.setAttribute("aria-pressed", String(onAir.recording));
+    const parts = [];
+    if (onAir.live) parts.push(t("live.media.on_air"));
+    if (onAir.recording) parts.push(t("live.media.recording"));
+    $("stream-status").textContent = parts.length ? parts.join(" · ") : t("live.media.off_air");
+    $("stream-status").className = "media-state" + (parts.length ? " media-on-air" : "");
+  }
+
+  $("stream-switch").addEventListener("click", () => act(mediaCard, "media", "live", { on: !onAir.live }));
+  $("record-switch").addEventListener("click", () => act(mediaCard, "media", "record", { on: !onAir.recording }));
+
   function renderPeople(status) {
+    renderSwitches(status);
     const list = $("media-people");
     list.replaceChildren();
     for (const p of status.participants || []) {

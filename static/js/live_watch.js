@@ -262,7 +262,44 @@
     showModeration(s.moderation);
     if (s.poll) showPoll(s.poll, s.poll.voted);
     else if (poll && poll.status === "open") poll = null;
+    if (s.media) showStream(s.media);
     render();
+  }
+
+  // --- the livestream: HLS, natively where the browser plays it (iOS, WeChat), else hls.js ---
+
+  let stream = { url: null, hls: null, video: null };
+
+  function showStream(media) {
+    const url = media.hls || null;
+    if (url === stream.url) return;
+    if (stream.hls) stream.hls.destroy();
+    stream = { url, hls: null, video: null };
+    const box = $("media");
+    if (!url) {
+      box.replaceChildren(el("p", { class: "media-placeholder" }, t(status === "live" ? "live.media.not_streaming" : "live.media.placeholder")));
+      return;
+    }
+    const video = el("video", { controls: "", playsinline: "", autoplay: "", muted: "" });
+    video.muted = true;  // autoplay needs it; the viewer unmutes with the controls
+    stream.video = video;
+    box.replaceChildren(video);
+    if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = url;
+    } else if (window.Hls && window.Hls.isSupported()) {
+      const hls = new window.Hls({ liveSyncDurationCount: 2, lowLatencyMode: false });
+      hls.loadSource(url);
+      hls.attachMedia(video);
+      hls.on(window.Hls.Events.ERROR, (_, data) => {
+        if (data.fatal && data.type === window.Hls.ErrorTypes.NETWORK_ERROR) setTimeout(() => hls.startLoad(), 2000);
+        else if (data.fatal) hls.recoverMediaError();
+      });
+      stream.hls = hls;
+    } else {
+      box.replaceChildren(el("p", { class: "media-placeholder" }, t("live.media.unsupported")));
+      return;
+    }
+    video.play().catch(() => {});
   }
 
   // A cancelled session has no live room to join: the page says so and stays quiet.
@@ -296,6 +333,7 @@
       agenda(e) { if (e.op === "current") showAgenda(e); },
       session(e) { if (e.op === "state") setStatus(e.status); },
       deliberation(e) { if (e.op === "changed" && e.deliberation) setStatus(e.deliberation.status); },
+      media(e) { if (e.op === "status") showStream(e); },
     },
   });
 

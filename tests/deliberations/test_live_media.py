@@ -5,15 +5,17 @@
 # ruff: noqa: F811
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from aiortc import RTCSessionDescription
 
 from server.core.context import Context
 from server.deliberations import live_media
-from server.deliberations.actions import schedule
+from server.deliberations.actions import recordings, schedule
 from tests.deliberations.live_helpers import LiveClient, Session, live_session
 from tests.deliberations.test_live import (  # noqa: F401 (fixtures)
     DEVICE_A,
@@ -205,3 +207,84 @@ async def test_ending_the_session_closes_every_peer(
     late = OnVideo(staff, room_cam.peer.id, RED)
     pages.append(late)
     assert (await late.offer())["error"]["code"] == "invalid_transition"
+
+
+async def test_the_host_goes_live_and_records_and_the_end_attaches_the_recording(
+    ctx: Context,
+    city: City,
+    server: TestServer,
+    new_client: Any,
+    pages: list[OnVideo],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(live_media, "SWEEP_SECONDS", 0.1)
+    session = await live_session(ctx, city)
+    staff = await host(new_client, server, session)
+    watcher = await viewer(new_client, server, session, DEVICE_A)
+    guest, invitation_id, _ = await admitted_guest(ctx, server, session, staff, new_client)
+    assert (await watcher.call("media", "live", on=True))["error"]["code"] == "forbidden"
+    assert (await guest.call("media", "record", on=True))["error"]["code"] == "forbidden"
+
+    room_cam = OnVideo(staff, f"staff:{session.host.user_id}", RED)
+    remote = OnVideo(guest, f"guest:{invitation_id}", GREEN)
+    pages += [room_cam, remote]
+    await room_cam.offer()
+    await remote.offer()
+    first, second = session.topics
+    assert (await staff.call("agenda", "goto", topic_id=first))["ok"]
+    on_air = await staff.call("media", "live", on=True)
+    assert on_air["ok"] and on_air["media"]["hls"] == f"/media/live/{session.id}/index.m3u8"
+    assert (await staff.call("media", "record", on=True))["media"]["recording"]
+    status = await watcher.wait_for(
+        lambda: [e for e in watcher.events("media", "status") if e["live"] and e["recording"]]
+    )
+    hls = status[-1]["hls"]
+
+    # The playlist appears, uncached; its segments are served as immutable fMP4.
+    async with aiohttp.ClientSession() as client:
+        playlist = ""
+        for _ in range(100):
+            async with client.get(server.make_url(hls)) as response:
+                if response.status == 200:
+                    playlist = await response.text()
+                    assert response.headers["Content-Type"] == "application/vnd.apple.mpegurl"
+                    assert "no-cache" in response.headers["Cache-Control"]
+                    if playlist.count("#EXTINF") >= 2:
+                        break
+            await asyncio.sleep(0.1)
+        assert playlist.count("#EXTINF") >= 2, playlist
+        segment = next(line for line in playlist.splitlines() if line and not line.startswith("#"))
+        async with client.get(server.make_url(hls.rsplit("/", 1)[0] + "/" + segment)) as response:
+            assert response.status == 200
+            assert "immutable" in response.headers["Cache-Control"]
+        for bad in ("../secret_key", "index.m3u8.bak", "x" * 70 + ".m4s"):
+            async with client.get(server.make_url(f"/media/live/{session.id}/{bad}")) as response:
+                assert response.status == 404, bad
+
+    await asyncio.sleep(1.2)
+    assert (await staff.call("agenda", "goto", topic_id=second))["ok"]
+    await asyncio.sleep(1.2)
+    await schedule.end(ctx, session.host, session.id)
+    found = None
+    for _ in range(200):
+        found = await recordings.of_deliberation(ctx, session.id)
+        if found is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert found is not None, "the recording was not attached"
+    assert found.duration is not None and found.duration >= 2.0
+    assert set(found.streams) == {"video:h264", "audio:aac"}
+    assert [c.topic_id for c in found.chapters] == [first, second]
+    assert found.chapters[0].start < found.chapters[1].start
+    # Each topic links to its own chapter; the file is served with range requests.
+    links = await recordings.for_topic(ctx, second)
+    assert links[0]["page"].startswith(f"/recordings/{found.id}?t=")
+    async with aiohttp.ClientSession() as client:
+        async with client.get(server.make_url(f"/api/recordings/{found.id}")) as response:
+            assert (await response.json())["chapters"][1]["topic_id"] == second
+        url = server.make_url(f"/media/recordings/{found.id}.mp4")
+        async with client.get(url, headers={"Range": "bytes=0-99"}) as response:
+            assert response.status == 206 and len(await response.read()) == 100
+        async with client.get(server.make_url(f"/recordings/{found.id}?t=3")) as response:
+            page = await response.text()
+            assert response.status == 200 and 'data-start="3"' in page

@@ -123,6 +123,16 @@ async def require_live_session(ctx: Context, deliberation_id: int) -> None:
         _require_live(await _deliberation(session, deliberation_id))
 
 
+async def current_topic(ctx: Context, deliberation_id: int) -> tuple[str, str] | None:
+    """(number, title) of the topic under discussion, if any (the livestream's caption)."""
+    async with ctx.db.read() as session:
+        deliberation = await _deliberation(session, deliberation_id)
+        for topic_id, number, title in await store.agenda(session, deliberation_id):
+            if topic_id == deliberation.current_topic_id:
+                return number, title
+    return None
+
+
 async def live_sessions(ctx: Context, deliberation_ids: list[int]) -> set[int]:
     """Of these sessions, those still live."""
     async with ctx.db.read() as session:

@@ -1,0 +1,275 @@
+"""Session recordings: one per deliberation, attached to it and to each agenda topic.
+
+The media pipeline (``signaling.pipeline``) writes the file; these actions keep its row.
+A row is ``recording`` while the file is written (a crash leaves it so, and the next start
+finalises it), then ``final`` with the probe's duration and streams and a chapter per
+agenda move: the moments the host moved to each topic (``agenda_marks``), relative to
+the recording's first frame, so a topic's page opens the recording at its discussion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from server.core.context import Context
+from server.core.errors import NotFound
+from server.deliberations import room_store
+from server.deliberations.model import DeliberationStatus, RecordingStatus
+from server.deliberations.tables import (
+    Deliberation,
+    Recording,
+    RecordingChapter,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ChapterView:
+    position: int
+    topic_id: int | None
+    title: str
+    start: float
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "topic_id": self.topic_id,
+            "title": self.title,
+            "start": round(self.start, 1),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingView:
+    id: int
+    deliberation_id: int
+    deliberation_title: str
+    status: RecordingStatus
+    path: str
+    started_at: datetime
+    duration: float | None
+    size: int | None
+    streams: list[str]
+    chapters: list[ChapterView]
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "deliberation_id": self.deliberation_id,
+            "deliberation_title": self.deliberation_title,
+            "status": self.status,
+            "started_at": self.started_at.isoformat(),
+            "duration": self.duration,
+            "size": self.size,
+            "streams": self.streams,
+            "chapters": [c.public() for c in self.chapters],
+            "url": f"/media/recordings/{self.id}.mp4",
+            "page": f"/recordings/{self.id}",
+        }
+
+
+async def started(ctx: Context, deliberation_id: int, path: str, at: datetime) -> int:
+    """The recording began (or began again after a restart: the row is kept)."""
+    async with ctx.db.write() as session:
+        row = await session.scalar(
+            select(Recording).where(Recording.deliberation_id == deliberation_id)
+        )
+        if row is None:
+            row = Recording(
+                deliberation_id=deliberation_id,
+                status=RecordingStatus.RECORDING,
+                path=path,
+                started_at=at,
+                streams=[],
+            )
+            session.add(row)
+        else:
+            row.status = RecordingStatus.RECORDING
+            row.path = path
+        await session.flush()
+        return row.id
+
+
+async def finished(
+    ctx: Context,
+    deliberation_id: int,
+    *,
+    duration: float | None,
+    size: int | None,
+    streams: list[str],
+    chapters: list[tuple[str, float]],
+    path: str | None = None,
+) -> RecordingView | None:
+    """The file is final: store what the probe found and its chapters. A chapter's title
+    begins with its topic's number (the media marks one at each agenda move), which ties
+    it to the topic. ``duration`` None means the file could not be read: marked failed."""
+    async with ctx.db.write() as session:
+        row = await session.scalar(
+            select(Recording).where(Recording.deliberation_id == deliberation_id)
+        )
+        if row is None:
+            return None
+        row.status = RecordingStatus.FINAL if duration is not None else RecordingStatus.FAILED
+        row.duration, row.size, row.streams = duration, size, streams
+        if path is not None:
+            row.path = path
+        row.finalised_at = ctx.clock.now()
+        numbers = {
+            number: topic_id
+            for topic_id, number, _ in await room_store.agenda(session, deliberation_id)
+        }
+        await session.execute(
+            delete(RecordingChapter).where(RecordingChapter.recording_id == row.id)
+        )
+        for position, (title, start) in enumerate(chapters, start=1):
+            session.add(
+                RecordingChapter(
+                    recording_id=row.id,
+                    position=position,
+                    topic_id=numbers.get(title.split(" ", 1)[0]),
+                    title=title[:200],
+                    start=max(0.0, start),
+                )
+            )
+        recording_id = row.id
+    return await recording(ctx, recording_id)
+
+
+def chapter_title(number: str, title: str) -> str:
+    """What the media marks at an agenda move: the topic's number first (see finished)."""
+    return f"{number} {title}"
+
+
+async def recording(ctx: Context, recording_id: int) -> RecordingView:
+    async with ctx.db.read() as session:
+        row = await session.get(Recording, recording_id)
+        if row is None:
+            raise NotFound("No such recording.")
+        title = await session.scalar(
+            select(Deliberation.title).where(Deliberation.id == row.deliberation_id)
+        )
+        chapters = (
+            await session.scalars(
+                select(RecordingChapter)
+                .where(RecordingChapter.recording_id == row.id)
+                .order_by(RecordingChapter.position)
+            )
+        ).all()
+        return RecordingView(
+            row.id,
+            row.deliberation_id,
+            title or "",
+            row.status,
+            row.path,
+            row.started_at,
+            row.duration,
+            row.size,
+            list(row.streams or []),
+            [ChapterView(c.position, c.topic_id, c.title, c.start) for c in chapters],
+        )
+
+
+async def of_deliberation(ctx: Context, deliberation_id: int) -> RecordingView | None:
+    async with ctx.db.read() as session:
+        recording_id = await session.scalar(
+            select(Recording.id).where(
+                Recording.deliberation_id == deliberation_id,
+                Recording.status == RecordingStatus.FINAL,
+            )
+        )
+    return await recording(ctx, recording_id) if recording_id is not None else None
+
+
+async def for_topic(ctx: Context, topic_id: int) -> list[dict[str, Any]]:
+    """Where each final recording discussed this topic: links that open at its chapter."""
+    async with ctx.db.read() as session:
+        rows = (
+            await session.execute(
+                select(RecordingChapter.start, Recording.id, Deliberation.title)
+                .join(Recording, Recording.id == RecordingChapter.recording_id)
+                .join(Deliberation, Deliberation.id == Recording.deliberation_id)
+                .where(
+                    RecordingChapter.topic_id == topic_id,
+                    Recording.status == RecordingStatus.FINAL,
+                )
+                .order_by(Recording.started_at)
+            )
+        ).all()
+    return [
+        {
+            "recording_id": rid,
+            "deliberation_title": title,
+            "start": round(start, 1),
+            "page": f"/recordings/{rid}?t={int(start)}",
+        }
+        for start, rid, title in rows
+    ]
+
+
+async def unfinished(ctx: Context) -> list[tuple[int, str]]:
+    """(deliberation, path) of recordings a stopped server left being written."""
+    async with ctx.db.read() as session:
+        rows = (
+            await session.execute(
+                select(Recording.deliberation_id, Recording.path).where(
+                    Recording.status == RecordingStatus.RECORDING
+                )
+            )
+        ).all()
+    return [(d, p) for d, p in rows]
+
+
+async def expired(ctx: Context, days: int) -> list[RecordingView]:
+    """Recordings older than ``days`` that may go: never one of a session whose minutes
+    and outcomes are not yet published (they are the evidence the outcomes cite)."""
+    cutoff = ctx.clock.now() - timedelta(days=days)
+    async with ctx.db.read() as session:
+        ids = (
+            await session.scalars(
+                select(Recording.id)
+                .join(Deliberation, Deliberation.id == Recording.deliberation_id)
+                .where(
+                    Recording.started_at < cutoff,
+                    Recording.status != RecordingStatus.RECORDING,
+                    Deliberation.status.in_(
+                        [DeliberationStatus.PUBLISHED, DeliberationStatus.CANCELLED]
+                    ),
+                )
+            )
+        ).all()
+    return [await recording(ctx, i) for i in ids]
+
+
+async def purge(ctx: Context, recordings_dir: Path, view: RecordingView) -> None:
+    """Delete one recording's files, then its rows (a file left over is harmless; a row
+    pointing at nothing is not)."""
+    await asyncio.to_thread(
+        _remove_tree, recordings_dir, recordings_dir / str(view.deliberation_id)
+    )
+    async with ctx.db.write() as session:
+        await session.execute(
+            delete(RecordingChapter).where(RecordingChapter.recording_id == view.id)
+        )
+        await session.execute(delete(Recording).where(Recording.id == view.id))
+    log.info("recording %s of session %s purged", view.id, view.deliberation_id)
+
+
+def _remove_tree(root: Path, directory: Path) -> None:
+    """Remove ``directory`` and what is in it, if it lies inside ``root``."""
+    directory = directory.resolve()
+    if root.resolve() not in directory.parents or not directory.exists():
+        return
+    for path in sorted(directory.rglob("*"), reverse=True):
+        if path.is_dir() and not path.is_symlink():
+            path.rmdir()
+        else:
+            path.unlink()
+    directory.rmdir()
