@@ -6,6 +6,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,9 +17,12 @@ import pytest
 from aiohttp.test_utils import TestServer
 from aiortc import RTCSessionDescription
 
+from server.app import create_app
+from server.core.clock import FakeClock
 from server.core.context import Context
 from server.deliberations import live_media
 from server.deliberations.actions import recordings, schedule
+from server.settings import Settings
 from tests.deliberations.live_helpers import LiveClient, Session, live_session
 from tests.deliberations.test_live import (  # noqa: F401 (fixtures)
     DEVICE_A,
@@ -33,6 +40,7 @@ from tests.factories import City
 from tests.signaling.peers import Participant, close_to, eventually
 
 RED, GREEN = (220, 30, 30), (30, 200, 30)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class OnVideo:
@@ -288,3 +296,39 @@ async def test_the_host_goes_live_and_records_and_the_end_attaches_the_recording
         async with client.get(server.make_url(f"/recordings/{found.id}?t=3")) as response:
             page = await response.text()
             assert response.status == 200 and 'data-start="3"' in page
+
+
+async def test_a_recording_left_by_a_killed_server_is_finalised_at_the_next_start(
+    ctx: Context, city: City, settings: Settings, clock: FakeClock, aiohttp_server: Any
+) -> None:
+    session = await live_session(ctx, city)
+    directory = settings.recordings_dir / str(session.id)
+    await recordings.started(ctx, session.id, str(session.id), clock.now())
+    child = await asyncio.create_subprocess_exec(  # a server recording it, then killed
+        sys.executable,
+        "-m",
+        "tests.signaling.pipeline_child",
+        str(directory),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert child.stdout is not None
+        assert (await child.stdout.readline()).strip() == b"recording"
+        await asyncio.sleep(2.5)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        await child.wait()
+    assert await recordings.unfinished(ctx) == [(session.id, str(session.id))]
+
+    # While the session is live a restart leaves the recording to go on; once it has
+    # ended, the next start finalises it with its chapters.
+    await aiohttp_server(create_app(settings, clock=clock))
+    assert await recordings.unfinished(ctx) == [(session.id, str(session.id))]
+    await schedule.end(ctx, session.host, session.id)
+    await aiohttp_server(create_app(settings, clock=clock))
+    found = await recordings.of_deliberation(ctx, session.id)
+    assert found is not None and found.duration is not None and found.duration > 1.0
+    assert [c.title for c in found.chapters] == ["开场", "议题一"]
+    assert (directory / "recording.mp4").is_file()
