@@ -26,6 +26,7 @@ from server.core.errors import AppError
 from server.core.files import FileStore
 from server.core.notifier import NullNotifier
 from server.core.ratelimit import MemoryRateLimiter
+from server.deliberations.actions import recordings
 from server.demo import demo_file, load_demo
 from server.rooms import actions as rooms
 from server.rooms.qr import qr_text
@@ -117,6 +118,28 @@ async def _train_classifier(settings: Settings, _args: argparse.Namespace) -> in
     print("\nsubject, on the corpus's held-out split:")
     print(result.subject.format())
     print(f"\nsaved {result.path}; restart the server to use it")
+    return 0
+
+
+async def _purge_recordings(settings: Settings, args: argparse.Namespace) -> int:
+    days = args.older_than if args.older_than is not None else settings.recording_retention_days
+    if days < 1:
+        print("mashangyi: --older-than must be at least 1 day", file=sys.stderr)
+        return 2
+    async with cli_context(settings) as ctx:
+        expired = await recordings.expired(ctx, days)
+        for view in expired:
+            size = f"{(view.size or 0) / 1e6:.1f} MB"
+            print(
+                f"{'would remove' if args.dry_run else 'removing'} recording {view.id} of "
+                f"session {view.deliberation_id} ({view.started_at:%Y-%m-%d}, {size})"
+            )
+            if not args.dry_run:
+                await recordings.purge(ctx, settings.recordings_dir, view)
+    print(
+        f"{len(expired)} recording(s) older than {days} days"
+        + (" (dry run: nothing removed)" if args.dry_run else " removed")
+    )
     return 0
 
 
@@ -225,6 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--name", help="display name")
     user.add_argument("--reset", action="store_true", help="issue a new one-time password")
     sub.add_parser("train-classifier", help="retrain the topic classifier with corrections")
+    purge = sub.add_parser(
+        "purge-recordings",
+        help="remove session recordings past their age (never those of sessions whose "
+        "minutes and outcomes are not published)",
+    )
+    purge.add_argument("--older-than", type=int, metavar="DAYS", help="default: the setting")
+    purge.add_argument("--dry-run", action="store_true", help="list, remove nothing")
     rev = sub.add_parser("revision", help="(developers) autogenerate a migration")
     rev.add_argument("-m", "--message", required=True)
     return parser
@@ -236,6 +266,7 @@ ASYNC_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any
     "import-rooms": _import_rooms,
     "create-user": _create_user,
     "train-classifier": _train_classifier,
+    "purge-recordings": _purge_recordings,
     "revision": _revision,
 }
 

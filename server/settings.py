@@ -85,6 +85,7 @@ class Settings:
     # RTCIceServer dicts; and how many others each participant can see and hear.
     ice_servers: tuple[dict[str, Any], ...] = ()
     media_slots: int = 9
+    recording_retention_days: int = 365  # purge-recordings' default age
 
     @property
     def is_sqlite(self) -> bool:
@@ -248,6 +249,7 @@ class Settings:
             event_loop=_event_loop(get("EVENT_LOOP")),
             ice_servers=_ice_servers(get("ICE_SERVERS")),
             media_slots=get_int("MEDIA_SLOTS", 9, 1, 16),
+            recording_retention_days=get_int("RECORDING_RETENTION_DAYS", 365, 1, 36500),
         )
 
 

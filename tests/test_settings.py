@@ -54,6 +54,7 @@ def test_plain_postgres_url_gets_the_async_driver(tmp_path: Path) -> None:
         ("ICE_SERVERS", '[{"urls": "http://x"}]', "urls starting stun: or turn:"),
         ("ICE_SERVERS", '[{"urls": ["turn:t:3478"]}]', "needs a username and credential"),
         ("MEDIA_SLOTS", "40", "MASHANGYI_MEDIA_SLOTS must be between 1 and 16"),
+        ("RECORDING_RETENTION_DAYS", "0", "MASHANGYI_RECORDING_RETENTION_DAYS must be between"),
     ],
 )
 def test_bad_config_fails_with_one_line_naming_the_variable(
