@@ -270,7 +270,9 @@ async def security_headers_middleware(request: web.Request, handler: Handler) ->
         h.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'",
+            "script-src 'self'; connect-src 'self' ws: wss:; frame-ancestors 'none'; "
+            # hls.js feeds the livestream through Media Source (blob: URLs) from a worker.
+            "media-src 'self' blob:; worker-src 'self' blob:",
         )
     return response
 

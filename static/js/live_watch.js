@@ -266,7 +266,7 @@
     render();
   }
 
-  // --- the livestream: HLS, natively where the browser plays it (iOS, WeChat), else hls.js ---
+  // --- the livestream: HLS with hls.js, or natively where there is no MSE (iOS, WeChat) -------
 
   let stream = { url: null, hls: null, video: null };
 
@@ -284,17 +284,23 @@
     video.muted = true;  // autoplay needs it; the viewer unmutes with the controls
     stream.video = video;
     box.replaceChildren(video);
-    if (video.canPlayType("application/vnd.apple.mpegurl")) {
-      video.src = url;
-    } else if (window.Hls && window.Hls.isSupported()) {
+    // hls.js wherever Media Source Extensions exist (it also seeks and recovers better); the
+    // browser's own HLS where they do not (iPhone Safari, WeChat on iOS).
+    if (window.Hls && window.Hls.isSupported()) {
       const hls = new window.Hls({ liveSyncDurationCount: 2, lowLatencyMode: false });
       hls.loadSource(url);
       hls.attachMedia(video);
       hls.on(window.Hls.Events.ERROR, (_, data) => {
-        if (data.fatal && data.type === window.Hls.ErrorTypes.NETWORK_ERROR) setTimeout(() => hls.startLoad(), 2000);
-        else if (data.fatal) hls.recoverMediaError();
+        if (!data.fatal) return;
+        if (data.type === window.Hls.ErrorTypes.NETWORK_ERROR) {
+          // The playlist appears a second after the host goes live, and a server restart
+          // drops it for a moment: ask again.
+          setTimeout(() => { if (stream.hls === hls) { hls.loadSource(url); hls.startLoad(); } }, 1500);
+        } else hls.recoverMediaError();
       });
       stream.hls = hls;
+    } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = url;
     } else {
       box.replaceChildren(el("p", { class: "media-placeholder" }, t("live.media.unsupported")));
       return;

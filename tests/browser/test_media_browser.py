@@ -5,7 +5,9 @@ admitted department head joins by video from a phone. Chromium's synthetic camer
 microphone (`--use-fake-device-for-media-stream`) send VP8 and Opus to the server, which
 forwards each to the other: both pages decode the other's video (frames counted by the
 peer connection's own `getStats`) and show the other's name. The host mutes the guest and
-the guest's page says so; the guest leaves and the host's page shows nobody else.
+the guest's page says so. The host goes live and records, and a viewer's phone plays the
+livestream (HLS through hls.js, or natively). The guest leaves and the host's page shows
+nobody else.
 """
 
 from __future__ import annotations
@@ -52,6 +54,26 @@ async def wait_decoding(page: Page, at_least: int = 20) -> None:
     raise AssertionError(f"the page decoded only {await decoded(page)} frames")
 
 
+PLAYER_MARKUP = """() => [document.querySelector('#media').innerHTML, typeof window.Hls]"""
+
+
+async def wait_playing(page: Page) -> None:
+    """The viewer page's video has decoded pictures and its clock moves."""
+    script = """() => { const v = document.querySelector('#media video');
+      return v ? [v.readyState, v.currentTime, v.videoWidth] : [0, 0, 0]; }"""
+    first = None
+    for _ in range(150):
+        state, at, width = await page.evaluate(script)
+        if state >= 2 and width > 0:
+            if first is None:
+                first = at
+            elif at > first + 0.5:
+                return
+        await page.wait_for_timeout(200)
+    debug = await page.evaluate(PLAYER_MARKUP)
+    raise AssertionError(f"the livestream did not play: {await page.evaluate(script)} {debug}")
+
+
 async def test_host_and_guest_see_each_other_by_video(
     server: Server, log_in: LogIn, new_context: NewContext
 ) -> None:
@@ -92,6 +114,16 @@ async def test_host_and_guest_see_each_other_by_video(
     await person.get_by_role("button", name=t("live.media.mute")).click()
     await expect(guest.locator("#media-state")).to_have_text(t("live.media.muted_by_host"))
     await expect(person).to_contain_text(t("live.media.muted"))
+
+    # The host goes live and records: a viewer's phone plays the livestream (HLS).
+    await host.click("#stream-switch")
+    await expect(host.locator("#stream-status")).to_have_text(t("live.media.on_air"))
+    await host.click("#record-switch")
+    await expect(host.locator("#stream-status")).to_contain_text(t("live.media.recording"))
+    viewer = await (await new_context("viewer", **PHONE)).new_page()
+    await viewer.goto(f"{server.base_url}/watch/{session_id}")
+    await wait_playing(viewer)
+    await wait_playing(viewer)
 
     # The guest leaves the video link: the host's page shows only its own camera.
     await guest.click("#media-leave")
