@@ -58,7 +58,9 @@
   function connect(options) {
     const auth = { deliberation: options.deliberation };
     if (options.invite) auth.invite = options.invite;
-    const socket = io("/live", { transports: ["websocket"], auth });
+    // `d` in the query lets a load balancer send a session's connections to one process,
+    // where its media lives (README, "Scaling out").
+    const socket = io("/live", { transports: ["websocket"], auth, query: { d: String(options.deliberation) } });
     const handlers = options.on || {};
     let held = null;  // events received while a snapshot is on its way
     let generation = 0;
