@@ -29,7 +29,7 @@ from server.core.web import (
     read_json,
     render,
 )
-from server.deliberations.actions import public, signup
+from server.deliberations.actions import public, recordings, signup
 from server.deliberations.actions.public import PublicDeliberation, When
 from server.deliberations.actions.signup import RegistrationView, SignUp
 from server.deliberations.http import ATTENDEE_SCHEMA, TIME_HELPERS, qr_markup
@@ -161,8 +161,18 @@ async def room_deliberations(request: web.Request) -> web.Response:
 
 @routes.get("/api/topics/{number}/deliberations")
 async def topic_deliberations(request: web.Request) -> web.Response:
-    found = await public.topic_deliberations(ctx_of(request), request.match_info["number"])
-    return json_response({"deliberations": [_public_json(request, d) for d in found]})
+    ctx = ctx_of(request)
+    number = request.match_info["number"]
+    found = await public.topic_deliberations(ctx, number)
+    # Where each held session's recording discusses this topic.
+    recorded = await recordings.for_topic_number(ctx, number)
+    return json_response(
+        {
+            "deliberations": [
+                {**_public_json(request, d), "recording": recorded.get(d.id)} for d in found
+            ]
+        }
+    )
 
 
 # --- pages -----------------------------------------------------------------------------------

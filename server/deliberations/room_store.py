@@ -316,3 +316,8 @@ async def guests(session: AsyncSession, deliberation_id: int) -> list[Invitation
 
 async def get_invitation(session: AsyncSession, invitation_id: int) -> Invitation | None:
     return await session.get(Invitation, invitation_id)
+
+
+async def topic_id_by_number(session: AsyncSession, number: str) -> int | None:
+    found: int | None = await session.scalar(select(Topic.id).where(Topic.number == number))
+    return found

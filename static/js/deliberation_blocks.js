@@ -23,6 +23,7 @@
       li.append(el("div", { class: "small" }, d.seats_left ? t("delib.seats_left", { n: d.seats_left }) : t("delib.full", { n: d.waitlist })));
     }
     if (d.watch_url) li.append(el("div", {}, el("a", { href: "/watch/" + d.id }, t("delib.watch"))));
+    if (d.recording) li.append(el("div", {}, el("a", { href: d.recording }, t("delib.recording"))));
     return li;
   }
 

@@ -287,6 +287,11 @@ async def test_the_host_goes_live_and_records_and_the_end_attaches_the_recording
     # Each topic links to its own chapter; the file is served with range requests.
     links = await recordings.for_topic(ctx, second)
     assert links[0]["page"].startswith(f"/recordings/{found.id}?t=")
+    number = (await schedule.agenda(ctx, session.id))[1].number
+    async with aiohttp.ClientSession() as client:
+        async with client.get(server.make_url(f"/api/topics/{number}/deliberations")) as response:
+            listed = (await response.json())["deliberations"]
+    assert [d["recording"] for d in listed] == [links[0]["page"]]  # the tracking page's link
     async with aiohttp.ClientSession() as client:
         async with client.get(server.make_url(f"/api/recordings/{found.id}")) as response:
             assert (await response.json())["chapters"][1]["topic_id"] == second

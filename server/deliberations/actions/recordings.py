@@ -193,7 +193,7 @@ async def for_topic(ctx: Context, topic_id: int) -> list[dict[str, Any]]:
     async with ctx.db.read() as session:
         rows = (
             await session.execute(
-                select(RecordingChapter.start, Recording.id, Deliberation.title)
+                select(RecordingChapter.start, Recording.id, Deliberation.title, Deliberation.id)
                 .join(Recording, Recording.id == RecordingChapter.recording_id)
                 .join(Deliberation, Deliberation.id == Recording.deliberation_id)
                 .where(
@@ -205,13 +205,23 @@ async def for_topic(ctx: Context, topic_id: int) -> list[dict[str, Any]]:
         ).all()
     return [
         {
+            "deliberation_id": deliberation_id,
             "recording_id": rid,
             "deliberation_title": title,
             "start": round(start, 1),
             "page": f"/recordings/{rid}?t={int(start)}",
         }
-        for start, rid, title in rows
+        for start, rid, title, deliberation_id in rows
     ]
+
+
+async def for_topic_number(ctx: Context, number: str) -> dict[int, str]:
+    """deliberation id -> the recording page opened at this topic's chapter."""
+    async with ctx.db.read() as session:
+        topic_id = await room_store.topic_id_by_number(session, number)
+    if topic_id is None:
+        return {}
+    return {link["deliberation_id"]: link["page"] for link in await for_topic(ctx, topic_id)}
 
 
 async def unfinished(ctx: Context) -> list[tuple[int, str]]:
