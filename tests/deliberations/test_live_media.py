@@ -271,7 +271,16 @@ async def test_the_host_goes_live_and_records_and_the_end_attaches_the_recording
 
     await asyncio.sleep(1.2)
     assert (await staff.call("agenda", "goto", topic_id=second))["ok"]
+    # The guest's network drops mid-session: the stream and the recording go on.
+    await guest.close()
+    await staff.wait_for(
+        lambda: any(
+            len(e["participants"]) == 1 and e["live"] and e["recording"]
+            for e in staff.events("media", "status")
+        )
+    )
     await asyncio.sleep(1.2)
+    assert (await staff.sync())["media"]["recording"]
     await schedule.end(ctx, session.host, session.id)
     found = None
     for _ in range(200):
