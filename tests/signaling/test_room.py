@@ -3,6 +3,7 @@ forwarded without re-encoding, and a bad peer or a stalled one harms nobody else
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -209,3 +210,29 @@ def test_a_slot_keeps_counting_forward_when_its_source_changes() -> None:
 
 def test_the_aiortc_internals_forwarding_relies_on_are_there() -> None:
     _aiortc.check()  # fails loudly, naming what moved, after an aiortc upgrade
+
+
+async def test_a_stalled_subscriber_does_not_hold_up_the_others(
+    room: MediaRoom, people: dict[str, Participant]
+) -> None:
+    for pid, colour in (("host", RED), ("g1", GREEN), ("g2", BLUE)):
+        people[pid] = Participant(pid, colour, 440)
+        await people[pid].join(room)
+    await eventually(lambda: people["g2"].received("g1", "video") >= 5)
+
+    # The host's network stalls: its slot carrying g1's video is no longer read.
+    stalled = room._participants["host"].slot_of("g1")
+    assert stalled is not None
+    never = asyncio.Event()
+
+    async def stuck() -> Any:
+        await never.wait()
+
+    stalled.video.recv = stuck  # type: ignore[method-assign]
+    seen = people["g2"].received("g1", "video")
+    await asyncio.sleep(2.0)
+    # g2 still gets g1's video at the full rate; the stalled queue stays bounded.
+    assert people["g2"].received("g1", "video") - seen >= 40
+    assert len(stalled.video._queue) <= 30
+    assert stalled.video.dropped > 0
+    never.set()
