@@ -39,11 +39,14 @@ test: lint
 DISPATCH_ARGS ?=
 # The live-room benchmark needs PostgreSQL too (default msy_bench_live, schema dropped).
 LIVE_ARGS ?=
+# The media benchmark: PostgreSQL msy_bench_media (made if missing, schema dropped).
+MEDIA_ARGS ?=
 
 bench: setup
 	$(BIN)/python benchmarks/intake.py
 	$(BIN)/python benchmarks/dispatch.py $(DISPATCH_ARGS)
 	$(BIN)/python benchmarks/live_fanout.py $(LIVE_ARGS)
+	$(BIN)/python benchmarks/media.py $(MEDIA_ARGS)
 
 # Developers: autogenerate a migration from the models, e.g. make migration m="add votes"
 migration: setup
