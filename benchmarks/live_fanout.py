@@ -372,29 +372,34 @@ def meets(r: dict[str, Any]) -> bool:
     )
 
 
+async def start_live(
+    http: aiohttp.ClientSession, base: str, username: str, password: str, deliberation: int
+) -> tuple[str, dict[str, str], str]:
+    """Log the demo chief in, replace the one-time password, start the session live:
+    the staff cookie, the CSRF header and the session's staff API URL."""
+    r = await http.post(base + "/api/auth/login", json={"username": username, "password": password})
+    login = await r.json()
+    headers = {"X-CSRF-Token": login["csrf_token"]}
+    new = "Bench-Live-2026!"
+    r = await http.post(
+        base + "/api/auth/password", json={"current": password, "new": new}, headers=headers
+    )
+    assert r.status in (200, 204), await r.text()
+    r = await http.post(base + "/api/auth/login", json={"username": username, "password": new})
+    login = await r.json()
+    cookie = f"msy_session={r.cookies['msy_session'].value}"
+    headers = {"X-CSRF-Token": login["csrf_token"]}
+    url = f"{base}/api/staff/deliberations/{deliberation}"
+    version = (await (await http.get(url)).json())["version"]
+    r = await http.post(url + "/moves", json={"to": "live", "version": version}, headers=headers)
+    assert r.status == 200, await r.text()
+    return cookie, headers, url
+
+
 async def prepare(base: str, username: str, password: str, deliberation: int) -> str:
-    """Log the demo chief in, replace the one-time password, start the session live."""
+    """The demo session started live by its chief: the chief's cookie."""
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        r = await http.post(
-            base + "/api/auth/login", json={"username": username, "password": password}
-        )
-        login = await r.json()
-        headers = {"X-CSRF-Token": login["csrf_token"]}
-        new = "Bench-Live-2026!"
-        r = await http.post(
-            base + "/api/auth/password", json={"current": password, "new": new}, headers=headers
-        )
-        assert r.status in (200, 204), await r.text()
-        r = await http.post(base + "/api/auth/login", json={"username": username, "password": new})
-        login = await r.json()
-        cookie = f"msy_session={r.cookies['msy_session'].value}"
-        headers = {"X-CSRF-Token": login["csrf_token"]}
-        url = f"{base}/api/staff/deliberations/{deliberation}"
-        version = (await (await http.get(url)).json())["version"]
-        r = await http.post(
-            url + "/moves", json={"to": "live", "version": version}, headers=headers
-        )
-        assert r.status == 200, await r.text()
+        cookie, _, _ = await start_live(http, base, username, password, deliberation)
         return cookie
 
 

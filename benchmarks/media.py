@@ -100,6 +100,7 @@ from live_fanout import (  # the shared benchmark plumbing
     percentile,
     pin,
     reset_database,
+    start_live,
     wait_healthy,
 )
 
@@ -1052,27 +1053,7 @@ async def prepare(
     """Log the demo chief in (replacing the one-time password), start the session live
     and invite the guests: the staff cookie and each invitation's id and token."""
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        r = await http.post(
-            base + "/api/auth/login", json={"username": username, "password": password}
-        )
-        login = await r.json()
-        new = "Bench-Media-2026!"
-        r = await http.post(
-            base + "/api/auth/password",
-            json={"current": password, "new": new},
-            headers={"X-CSRF-Token": login["csrf_token"]},
-        )
-        assert r.status in (200, 204), await r.text()
-        r = await http.post(base + "/api/auth/login", json={"username": username, "password": new})
-        login = await r.json()
-        cookie = f"msy_session={r.cookies['msy_session'].value}"
-        headers = {"X-CSRF-Token": login["csrf_token"]}
-        url = f"{base}/api/staff/deliberations/{deliberation}"
-        version = (await (await http.get(url)).json())["version"]
-        r = await http.post(
-            url + "/moves", json={"to": "live", "version": version}, headers=headers
-        )
-        assert r.status == 200, await r.text()
+        cookie, headers, url = await start_live(http, base, username, password, deliberation)
         roles = ["official", "deputy", "expert"]
         invited = []
         for i in range(guests):
