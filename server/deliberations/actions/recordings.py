@@ -2,9 +2,9 @@
 
 The media pipeline (``signaling.pipeline``) writes the file; these actions keep its row.
 A row is ``recording`` while the file is written (a crash leaves it so, and the next start
-finalises it), then ``final`` with the probe's duration and streams and a chapter per
-agenda move: the moments the host moved to each topic (``agenda_marks``), relative to
-the recording's first frame, so a topic's page opens the recording at its discussion.
+finalises it), then ``final`` with the probe's duration and streams and the chapters the
+pipeline marked at each agenda move (in recording time, pauses cut out), each tied to its
+topic, so a topic's page opens the recording at its discussion.
 """
 
 from __future__ import annotations
@@ -16,17 +16,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
-
 from server.core.context import Context
 from server.core.errors import NotFound
-from server.deliberations import room_store
-from server.deliberations.model import DeliberationStatus, RecordingStatus
-from server.deliberations.tables import (
-    Deliberation,
-    Recording,
-    RecordingChapter,
-)
+from server.deliberations import recording_store, room_store
+from server.deliberations.model import RecordingStatus
+from server.deliberations.tables import Recording
 
 log = logging.getLogger(__name__)
 
@@ -76,26 +70,23 @@ class RecordingView:
         }
 
 
-async def started(ctx: Context, deliberation_id: int, path: str, at: datetime) -> int:
+async def started(ctx: Context, deliberation_id: int, path: str, at: datetime) -> None:
     """The recording began (or began again after a restart: the row is kept)."""
     async with ctx.db.write() as session:
-        row = await session.scalar(
-            select(Recording).where(Recording.deliberation_id == deliberation_id)
-        )
+        row = await recording_store.of_deliberation(session, deliberation_id)
         if row is None:
-            row = Recording(
-                deliberation_id=deliberation_id,
-                status=RecordingStatus.RECORDING,
-                path=path,
-                started_at=at,
-                streams=[],
+            session.add(
+                Recording(
+                    deliberation_id=deliberation_id,
+                    status=RecordingStatus.RECORDING,
+                    path=path,
+                    started_at=at,
+                    streams=[],
+                )
             )
-            session.add(row)
         else:
             row.status = RecordingStatus.RECORDING
             row.path = path
-        await session.flush()
-        return row.id
 
 
 async def finished(
@@ -112,9 +103,7 @@ async def finished(
     begins with its topic's number (the media marks one at each agenda move), which ties
     it to the topic. ``duration`` None means the file could not be read: marked failed."""
     async with ctx.db.write() as session:
-        row = await session.scalar(
-            select(Recording).where(Recording.deliberation_id == deliberation_id)
-        )
+        row = await recording_store.of_deliberation(session, deliberation_id)
         if row is None:
             return None
         row.status = RecordingStatus.FINAL if duration is not None else RecordingStatus.FAILED
@@ -126,19 +115,19 @@ async def finished(
             number: topic_id
             for topic_id, number, _ in await room_store.agenda(session, deliberation_id)
         }
-        await session.execute(
-            delete(RecordingChapter).where(RecordingChapter.recording_id == row.id)
+        await recording_store.replace_chapters(
+            session,
+            row.id,
+            [
+                {
+                    "position": position,
+                    "topic_id": numbers.get(title.split(" ", 1)[0]),
+                    "title": title[:200],
+                    "start": max(0.0, start),
+                }
+                for position, (title, start) in enumerate(chapters, start=1)
+            ],
         )
-        for position, (title, start) in enumerate(chapters, start=1):
-            session.add(
-                RecordingChapter(
-                    recording_id=row.id,
-                    position=position,
-                    topic_id=numbers.get(title.split(" ", 1)[0]),
-                    title=title[:200],
-                    start=max(0.0, start),
-                )
-            )
         recording_id = row.id
     return await recording(ctx, recording_id)
 
@@ -153,56 +142,34 @@ async def recording(ctx: Context, recording_id: int) -> RecordingView:
         row = await session.get(Recording, recording_id)
         if row is None:
             raise NotFound("No such recording.")
-        title = await session.scalar(
-            select(Deliberation.title).where(Deliberation.id == row.deliberation_id)
-        )
-        chapters = (
-            await session.scalars(
-                select(RecordingChapter)
-                .where(RecordingChapter.recording_id == row.id)
-                .order_by(RecordingChapter.position)
-            )
-        ).all()
         return RecordingView(
             row.id,
             row.deliberation_id,
-            title or "",
+            await recording_store.deliberation_title(session, row.deliberation_id),
             row.status,
             row.path,
             row.started_at,
             row.duration,
             row.size,
             list(row.streams or []),
-            [ChapterView(c.position, c.topic_id, c.title, c.start) for c in chapters],
+            [
+                ChapterView(c.position, c.topic_id, c.title, c.start)
+                for c in await recording_store.chapters(session, row.id)
+            ],
         )
 
 
 async def of_deliberation(ctx: Context, deliberation_id: int) -> RecordingView | None:
+    """The session's final recording, if it has one."""
     async with ctx.db.read() as session:
-        recording_id = await session.scalar(
-            select(Recording.id).where(
-                Recording.deliberation_id == deliberation_id,
-                Recording.status == RecordingStatus.FINAL,
-            )
-        )
-    return await recording(ctx, recording_id) if recording_id is not None else None
+        row = await recording_store.of_deliberation(session, deliberation_id, RecordingStatus.FINAL)
+    return await recording(ctx, row.id) if row is not None else None
 
 
 async def for_topic(ctx: Context, topic_id: int) -> list[dict[str, Any]]:
     """Where each final recording discussed this topic: links that open at its chapter."""
     async with ctx.db.read() as session:
-        rows = (
-            await session.execute(
-                select(RecordingChapter.start, Recording.id, Deliberation.title, Deliberation.id)
-                .join(Recording, Recording.id == RecordingChapter.recording_id)
-                .join(Deliberation, Deliberation.id == Recording.deliberation_id)
-                .where(
-                    RecordingChapter.topic_id == topic_id,
-                    Recording.status == RecordingStatus.FINAL,
-                )
-                .order_by(Recording.started_at)
-            )
-        ).all()
+        rows = await recording_store.topic_chapters(session, topic_id)
     return [
         {
             "deliberation_id": deliberation_id,
@@ -227,34 +194,14 @@ async def for_topic_number(ctx: Context, number: str) -> dict[int, str]:
 async def unfinished(ctx: Context) -> list[tuple[int, str]]:
     """(deliberation, path) of recordings a stopped server left being written."""
     async with ctx.db.read() as session:
-        rows = (
-            await session.execute(
-                select(Recording.deliberation_id, Recording.path).where(
-                    Recording.status == RecordingStatus.RECORDING
-                )
-            )
-        ).all()
-    return [(d, p) for d, p in rows]
+        return await recording_store.unfinished(session)
 
 
 async def expired(ctx: Context, days: int) -> list[RecordingView]:
     """Recordings older than ``days`` that may go: never one of a session whose minutes
     and outcomes are not yet published (they are the evidence the outcomes cite)."""
-    cutoff = ctx.clock.now() - timedelta(days=days)
     async with ctx.db.read() as session:
-        ids = (
-            await session.scalars(
-                select(Recording.id)
-                .join(Deliberation, Deliberation.id == Recording.deliberation_id)
-                .where(
-                    Recording.started_at < cutoff,
-                    Recording.status != RecordingStatus.RECORDING,
-                    Deliberation.status.in_(
-                        [DeliberationStatus.PUBLISHED, DeliberationStatus.CANCELLED]
-                    ),
-                )
-            )
-        ).all()
+        ids = await recording_store.expired_ids(session, ctx.clock.now() - timedelta(days=days))
     return [await recording(ctx, i) for i in ids]
 
 
@@ -265,10 +212,7 @@ async def purge(ctx: Context, recordings_dir: Path, view: RecordingView) -> None
         _remove_tree, recordings_dir, recordings_dir / str(view.deliberation_id)
     )
     async with ctx.db.write() as session:
-        await session.execute(
-            delete(RecordingChapter).where(RecordingChapter.recording_id == view.id)
-        )
-        await session.execute(delete(Recording).where(Recording.id == view.id))
+        await recording_store.delete_recording(session, view.id)
     log.info("recording %s of session %s purged", view.id, view.deliberation_id)
 
 
