@@ -425,7 +425,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _agenda_goto(self, sid: str, who: Identity, data: dict[str, Any]) -> dict[str, Any]:
         agenda = await room.goto_topic(self._ctx, who, data.get("topic_id"))
-        await self.media.on_agenda(who.deliberation_id, agenda)
+        self.media.on_agenda(who.deliberation_id, agenda)
         await self._emit(
             deliberation_room(who.deliberation_id), "agenda", {"op": "current", **agenda}
         )
@@ -475,7 +475,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             raise Forbidden("That guest is invited to another session.")
         if invitation.live_sid:  # the link stopped working; the connection stops too
             await self.disconnect(invitation.live_sid)
-        await self.media.leave(who.deliberation_id, f"guest:{invitation.id}")
+        await self.media.leave(who.deliberation_id, common.guest_key(invitation.id))
         return {"guests": await room.lobby(self._ctx, who.deliberation_id)}
 
     async def _principal(self, sid: str, who: Identity) -> Principal:

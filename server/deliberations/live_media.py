@@ -34,7 +34,7 @@ from server.core.context import Context
 from server.core.errors import AppError, Forbidden
 from server.deliberations.actions import recordings
 from server.deliberations.actions import room as room_actions
-from server.deliberations.actions.common import Identity
+from server.deliberations.actions.common import Identity, guest_key
 from server.deliberations.model import GuestRole, LiveRole
 from signaling.messages import (
     HOST_OPS,
@@ -242,7 +242,7 @@ class LiveMedia:
         if media is not None and await media.room.leave(participant):
             await self._publish(deliberation_id)
 
-    async def on_agenda(self, deliberation_id: int, agenda: dict[str, Any]) -> None:
+    def on_agenda(self, deliberation_id: int, agenda: dict[str, Any]) -> None:
         """The host moved to a topic: the caption changes and the recording gets a chapter."""
         media = self._sessions.get(deliberation_id)
         current = next(
@@ -268,7 +268,7 @@ class LiveMedia:
         target: str | None = None
         if speaking is not None:
             if speaking.get("invitation_id") is not None:
-                target = f"guest:{speaking['invitation_id']}"
+                target = guest_key(speaking["invitation_id"])
             else:
                 target = next((p for p in participants if p.startswith("staff:")), None)
         if target is not None and target not in participants:
@@ -281,6 +281,7 @@ class LiveMedia:
         """The session ended: every peer closes, the livestream ends, the recording is
         finalised and attached to the session and its topics."""
         media = self._sessions.pop(deliberation_id, None)
+        self._opening.pop(deliberation_id, None)
         if media is None:
             return
         await media.room.close()

@@ -39,9 +39,8 @@ async def live_file(request: web.Request) -> web.StreamResponse:
     if found is None:
         raise web.HTTPNotFound()
     root: Path = ctx_of(request).settings.recordings_dir
+    # A missing file: FileResponse answers 404 itself, with the stat off the event loop.
     path = root / request.match_info["deliberation_id"] / "live" / name
-    if not path.is_file():
-        raise web.HTTPNotFound()
     kind = found.group(1)
     # The playlist changes every second; the init section is rewritten when the host goes
     # live again; a segment never changes once listed.
@@ -60,8 +59,6 @@ async def live_file(request: web.Request) -> web.StreamResponse:
 async def recording_file(request: web.Request) -> web.StreamResponse:
     view = await _final(request)
     path = ctx_of(request).settings.recordings_dir / view.path
-    if not path.is_file():
-        raise web.HTTPNotFound()
     return web.FileResponse(
         path,
         headers={

@@ -9,7 +9,13 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.deliberations.model import CommentStatus, PollStatus, QuestionStatus, SpeakerStatus
+from server.deliberations.model import (
+    CommentStatus,
+    DeliberationStatus,
+    PollStatus,
+    QuestionStatus,
+    SpeakerStatus,
+)
 from server.deliberations.tables import (
     AgendaItem,
     AgendaMark,
@@ -321,3 +327,13 @@ async def get_invitation(session: AsyncSession, invitation_id: int) -> Invitatio
 async def topic_id_by_number(session: AsyncSession, number: str) -> int | None:
     found: int | None = await session.scalar(select(Topic.id).where(Topic.number == number))
     return found
+
+
+async def live_ids(session: AsyncSession, deliberation_ids: Sequence[int]) -> set[int]:
+    """Of these sessions, those live now."""
+    if not deliberation_ids:
+        return set()
+    query = select(Deliberation.id).where(
+        Deliberation.id.in_(deliberation_ids), Deliberation.status == DeliberationStatus.LIVE
+    )
+    return set((await session.scalars(query)).all())

@@ -100,10 +100,15 @@ def viewer_identity(device: str, deliberation_id: int) -> Identity:
     return Identity(LiveRole.VIEWER, f"viewer:{device}", f"网友{tag}", deliberation_id)
 
 
+def guest_key(invitation_id: int) -> str:
+    """A guest's live identity key: its rate limits, its ballots, its media participant."""
+    return f"guest:{invitation_id}"
+
+
 def guest_identity(invitation: Invitation) -> Identity:
     return Identity(
         LiveRole.GUEST,
-        f"guest:{invitation.id}",
+        guest_key(invitation.id),
         invitation.display_name,
         invitation.deliberation_id,
         invitation_id=invitation.id,

@@ -136,8 +136,7 @@ async def current_topic(ctx: Context, deliberation_id: int) -> tuple[str, str] |
 async def live_sessions(ctx: Context, deliberation_ids: list[int]) -> set[int]:
     """Of these sessions, those still live."""
     async with ctx.db.read() as session:
-        rows = [await session.get(Deliberation, d) for d in deliberation_ids]
-    return {d.id for d in rows if d is not None and d.status is DeliberationStatus.LIVE}
+        return await store.live_ids(session, deliberation_ids)
 
 
 # Comments
