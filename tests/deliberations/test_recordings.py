@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 
 from server.core.clock import FakeClock
 from server.core.context import Context
+from server.core.web import CTX
+from server.deliberations import recording_store
 from server.deliberations.actions import recordings, schedule
 from server.deliberations.model import DeliberationStatus, RecordingStatus
 from server.deliberations.tables import Deliberation
@@ -132,3 +136,42 @@ def test_purge_recordings_command(tmp_path: Path) -> None:
     assert "older than 365 days removed" in run(tmp_path, "purge-recordings").stdout
     bad = run(tmp_path, "purge-recordings", "--older-than", "0")
     assert bad.returncode == 2 and "at least 1 day" in bad.stderr
+
+
+async def test_recording_pages_refuse_what_is_missing_unfinished_or_malformed(
+    client: TestClient[Any, Any],
+) -> None:
+    ctx: Context = client.app[CTX]
+    session = await live_session(ctx, await make_city(ctx))
+    root = ctx.settings.recordings_dir
+    await recordings.started(ctx, session.id, str(session.id), ctx.clock.now())
+    row = (await recordings.unfinished(ctx))[0]
+    assert row == (session.id, str(session.id))
+    async with ctx.db.read() as db:
+        unfinished = await recording_store.of_deliberation(db, session.id)
+    assert unfinished is not None
+    unfinished_id = unfinished.id
+    # Still being written: no page, no file, no JSON.
+    for path in (
+        f"/recordings/{unfinished_id}",
+        f"/media/recordings/{unfinished_id}.mp4",
+        f"/api/recordings/{unfinished_id}",
+        "/api/recordings/9999",
+        "/media/recordings/9999.mp4",
+        "/recordings/abc",
+    ):
+        response = await client.get(path)
+        assert response.status == 404, path
+    # Final, but its file has gone from disk: 404, not a server error.
+    view = await recordings.finished(
+        ctx, session.id, duration=3.0, size=10, streams=[], chapters=[], path="gone.mp4"
+    )
+    assert view is not None
+    assert (await client.get(f"/media/recordings/{view.id}.mp4")).status == 404
+    # A bad ?t= opens the recording at its start.
+    (root / "gone.mp4").write_bytes(b"\x00" * 10)
+    page = await client.get(f"/recordings/{view.id}?t=-5")
+    assert page.status == 200 and 'data-start="0"' in await page.text()
+    # The livestream's files: only playlist and segment names, never a path.
+    for name in ("index.m3u8", "..%2Fsecret_key", "seg.exe", "a.m3u8.tmp"):
+        assert (await client.get(f"/media/live/{session.id}/{name}")).status == 404, name
