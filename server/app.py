@@ -16,6 +16,8 @@ from aiohttp import web
 
 from server import __version__
 from server.accounts import http as accounts_http
+from server.awards import http as awards_http
+from server.bulletins import http as bulletins_http
 from server.core.clock import Clock, SystemClock
 from server.core.context import Context
 from server.core.db import Database
@@ -42,8 +44,11 @@ from server.deliberations import media_http as deliberations_media_http
 from server.deliberations import pages as deliberation_pages
 from server.deliberations import public_http as deliberations_public_http
 from server.deliberations.live import LiveNamespace
+from server.disclosures import http as disclosures_http
+from server.outcomes import http as outcomes_http
 from server.rooms import http as rooms_http
 from server.settings import ConfigError, Settings
+from server.statistics import http as statistics_http
 from server.topics import actions as topic_actions
 from server.topics import admin_http as routing_http
 from server.topics import handling_http
@@ -71,6 +76,11 @@ FEATURE_ROUTES = (
     deliberations_http.routes,
     deliberations_public_http.routes,
     deliberations_media_http.routes,
+    outcomes_http.routes,
+    disclosures_http.routes,
+    bulletins_http.routes,
+    statistics_http.routes,
+    awards_http.routes,
 )
 FEATURE_OPENAPI = (
     accounts_http.OPENAPI,
@@ -80,6 +90,11 @@ FEATURE_OPENAPI = (
     deliberations_http.OPENAPI,
     deliberations_public_http.OPENAPI,
     deliberations_media_http.OPENAPI,
+    outcomes_http.OPENAPI,
+    disclosures_http.OPENAPI,
+    bulletins_http.OPENAPI,
+    statistics_http.OPENAPI,
+    awards_http.OPENAPI,
 )
 
 

@@ -16,9 +16,13 @@ HERE = Path(__file__).resolve().parent
 def target_metadata() -> MetaData:
     """Every feature's tables, for autogenerate and the models-match-migrations test."""
     from server.accounts import tables as _accounts  # noqa: F401
+    from server.awards import tables as _awards  # noqa: F401
+    from server.bulletins import tables as _bulletins  # noqa: F401
     from server.core import audit as _audit  # noqa: F401
     from server.core.db import Base
     from server.deliberations import tables as _deliberations  # noqa: F401
+    from server.disclosures import tables as _disclosures  # noqa: F401
+    from server.outcomes import tables as _outcomes  # noqa: F401
     from server.rooms import tables as _rooms  # noqa: F401
     from server.topics import tables as _topics  # noqa: F401
 

@@ -1,0 +1,3 @@
+"""Tables of the awards feature."""
+
+from __future__ import annotations

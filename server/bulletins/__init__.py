@@ -1,0 +1,1 @@
+"""Quarterly bulletins (季通报): figures and rankings per county, town and room."""

@@ -1,0 +1,3 @@
+"""Tables of the bulletins feature."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Tables of the disclosures feature."""
+
+from __future__ import annotations

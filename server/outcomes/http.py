@@ -1,0 +1,10 @@
+"""HTTP routes of the outcomes feature: pages and the JSON API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+routes = web.RouteTableDef()
+OPENAPI: dict[str, Any] = {}
