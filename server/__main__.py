@@ -28,6 +28,7 @@ from server.core.notifier import NullNotifier
 from server.core.ratelimit import MemoryRateLimiter
 from server.deliberations.actions import recordings
 from server.demo import demo_file, load_demo
+from server.outcomes import actions as outcomes
 from server.rooms import actions as rooms
 from server.rooms.qr import qr_text
 from server.settings import ConfigError, Settings
@@ -41,7 +42,7 @@ async def cli_context(settings: Settings, clock: Clock | None = None) -> AsyncIt
     clock = clock or SystemClock()
     db = Database(settings.database_url, pool_size=2)
     try:
-        yield Context(
+        ctx = Context(
             settings=settings,
             db=db,
             clock=clock,
@@ -49,6 +50,8 @@ async def cli_context(settings: Settings, clock: Clock | None = None) -> AsyncIt
             limiter=MemoryRateLimiter(clock),
             files=FileStore(settings.uploads_dir),
         )
+        outcomes.install(ctx)
+        yield ctx
     finally:
         await db.close()
 

@@ -45,6 +45,7 @@ from server.deliberations import pages as deliberation_pages
 from server.deliberations import public_http as deliberations_public_http
 from server.deliberations.live import LiveNamespace
 from server.disclosures import http as disclosures_http
+from server.outcomes import actions as outcome_actions
 from server.outcomes import http as outcomes_http
 from server.rooms import http as rooms_http
 from server.settings import ConfigError, Settings
@@ -186,6 +187,7 @@ def create_app(
         files=FileStore(settings.uploads_dir),
     )
     app[CTX] = ctx
+    outcome_actions.install(ctx)  # resolving a topic records its outcome
     sio.register_namespace(StaffNamespace(ctx))
     live = LiveNamespace(
         ctx, RedisPresence(_redis(settings.redis_url)) if settings.redis_url else None

@@ -25,6 +25,7 @@ from server.core.files import FileStore
 from server.core.notifier import RecordingNotifier
 from server.core.ratelimit import MemoryRateLimiter
 from server.core.web import CTX
+from server.outcomes import actions as outcomes
 from server.settings import Settings
 from tests.factories import City, make_city
 from tests.http_helpers import OPEN_SESSIONS
@@ -143,7 +144,7 @@ async def context_for(
     tell) on these settings."""
     db = Database(settings.database_url)
     try:
-        yield Context(
+        context = Context(
             settings=settings,
             db=db,
             clock=clock,
@@ -151,6 +152,8 @@ async def context_for(
             limiter=MemoryRateLimiter(clock),
             files=FileStore(settings.uploads_dir),
         )
+        outcomes.install(context)
+        yield context
     finally:
         await db.close()
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from server.core.clock import Clock
 from server.core.db import Database
 from server.core.files import FileStore
+from server.core.hooks import Hooks
 from server.core.notifier import Notifier
 from server.core.ratelimit import RateLimiter
 from server.settings import Settings
@@ -20,3 +21,4 @@ class Context:
     notifier: Notifier
     limiter: RateLimiter
     files: FileStore
+    hooks: Hooks = field(default_factory=Hooks)

@@ -6,8 +6,9 @@ computed by the same functions the tests check.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 
@@ -188,3 +189,15 @@ class Satisfaction:
 def reopens(verdict: Verdict, *, proposer: bool) -> bool:
     """An unsatisfied rating from the proposer reopens the topic for follow-up (回访)."""
     return proposer and verdict is Verdict.UNSATISFIED
+
+
+def discussion_seconds(marks: Sequence[tuple[int, datetime]], end: datetime) -> dict[int, int]:
+    """Seconds spent on each topic: from each agenda mark to the next one (or the end).
+
+    A topic the host came back to adds up; marks after ``end`` count nothing."""
+    spent: dict[int, int] = {}
+    for i, (topic_id, at) in enumerate(marks):
+        until = marks[i + 1][1] if i + 1 < len(marks) else end
+        seconds = max(0, int((min(until, end) - at).total_seconds()))
+        spent[topic_id] = spent.get(topic_id, 0) + seconds
+    return spent

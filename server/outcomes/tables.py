@@ -59,9 +59,7 @@ class Outcome(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), unique=True)
-    deliberation_id: Mapped[int | None] = mapped_column(
-        ForeignKey("deliberations.id"), index=True
-    )
+    deliberation_id: Mapped[int | None] = mapped_column(ForeignKey("deliberations.id"), index=True)
     source: Mapped[OutcomeSource] = mapped_column(enum_column(OutcomeSource, "outcome_source"))
     status: Mapped[OutcomeStatus] = mapped_column(enum_column(OutcomeStatus, "outcome_status"))
     decision: Mapped[str] = mapped_column(Text)

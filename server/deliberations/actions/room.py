@@ -93,13 +93,13 @@ def _require_host(who: Identity) -> None:
         raise Forbidden("Only the host may do that.")
 
 
-def _word_filter(ctx: Context) -> WordFilter:
+def word_filter(ctx: Context) -> WordFilter:
     cached = ctx.db.shared.get("live.word_filter")
     if cached is None or cached[0] != ctx.settings.sensitive_words:
         cached = (ctx.settings.sensitive_words, WordFilter.of(ctx.settings.sensitive_words))
         ctx.db.shared["live.word_filter"] = cached
-    word_filter: WordFilter = cached[1]
-    return word_filter
+    found: WordFilter = cached[1]
+    return found
 
 
 async def _deliberation(session: AsyncSession, deliberation_id: int) -> Deliberation:
@@ -259,7 +259,7 @@ async def post_comment(ctx: Context, who: Identity, body: Any) -> CommentView:
     except Invalid as exc:
         raise _invalid(exc) from None
     await check_rate(ctx, who, "comment")
-    flagged = ", ".join(_word_filter(ctx).matches(text))
+    flagged = ", ".join(word_filter(ctx).matches(text))
     at = ctx.clock.now()
     stored = await _comment_queue(ctx).submit(_NewComment(who, text, flagged, at))
     if stored.error:
@@ -345,7 +345,7 @@ async def ask_question(ctx: Context, who: Identity, body: Any) -> QuestionView:
     except Invalid as exc:
         raise _invalid(exc) from None
     await check_rate(ctx, who, "comment")
-    flagged = _word_filter(ctx).matches(text) and not who.is_host
+    flagged = word_filter(ctx).matches(text) and not who.is_host
     async with ctx.db.write() as session:
         deliberation = await _deliberation(session, who.deliberation_id)
         _require_live(deliberation)

@@ -815,3 +815,18 @@ async def find_agenda_topic(ctx: Context, actor: Principal, number: str) -> Cand
         if topic.status not in topics.AGENDA_STATES:
             problem = f"{topic.number} is {topic.status}: not a key topic."
     return CandidateTopic(topic, problem)
+
+
+async def mark_published(session: AsyncSession, deliberation: Deliberation, now: datetime) -> None:
+    """The session's minutes and outcomes were published (ended → published), in the
+    caller's write transaction with the deliberation row locked. Raises
+    InvalidTransitionError naming the current state; StaleUpdate if it changed."""
+    _check_move(deliberation, D.PUBLISHED)
+    if not await store.update_deliberation(
+        session,
+        deliberation.id,
+        expected_version=deliberation.version,
+        now=now,
+        values={"status": D.PUBLISHED},
+    ):
+        raise StaleUpdate("The session changed while you were acting; reload it.")

@@ -28,6 +28,7 @@ from server.core.errors import (
     ValidationFailed,
 )
 from server.core.files import StagedFile
+from server.core.hooks import TopicResolved
 from server.core.images import CleanImage
 from server.topics import store
 from server.topics.actions import deadlines
@@ -127,7 +128,7 @@ async def _apply_move(
 async def _record_move(
     ctx: Context,
     session: AsyncSession,
-    actor: Principal,
+    actor: Principal | None,
     current: Topic,
     target: TopicStatus,
     *,
@@ -138,8 +139,11 @@ async def _record_move(
     photos: Sequence[tuple[CleanImage, StagedFile]] = (),
 ) -> None:
     """Write one move in the caller's transaction: the checked transition, the versioned
-    UPDATE, the public event, the deadlines, any photos and the audit row."""
+    UPDATE, the public event, the deadlines, any photos and the audit row. With no
+    ``actor`` the move is the resident's (an unsatisfied rating reopening the topic).
+    A resolution runs the installed ``topic_resolved`` hooks (the outcome record)."""
     topic_id, version = current.id, current.version
+    actor_id = actor.user_id if actor is not None else None
     try:
         transition(current.status, target)
     except InvalidTransition as exc:
@@ -155,8 +159,8 @@ async def _record_move(
     event = store.new_event(
         topic_id=topic_id,
         at=now,
-        actor_kind=ActorKind.STAFF,
-        actor_id=actor.user_id,
+        actor_kind=ActorKind.STAFF if actor is not None else ActorKind.RESIDENT,
+        actor_id=actor_id,
         from_status=current.status,
         to_status=target,
         note=note,
@@ -187,10 +191,15 @@ async def _record_move(
         )
         await session.flush()
         ctx.files.place([file for _, file in photos])
+    if target is TopicStatus.RESOLVED:
+        await session.flush()  # the event's id
+        await ctx.hooks.resolved(
+            session, TopicResolved(topic_id, unit_id, note, event.id, actor_id, now)
+        )
     record_audit(
         session,
         at=now,
-        actor_id=actor.user_id,
+        actor_id=actor_id,
         action=action,
         target=f"topic:{topic_id}",
         detail={
@@ -503,6 +512,34 @@ async def move_for_deliberation(
             values=None,
             action="topic.deliberation",
             now=now,
+        )
+        moved.append(TopicMove(current.id, region_path))
+    return moved
+
+
+async def move_in_transaction(
+    ctx: Context,
+    session: AsyncSession,
+    actor: Principal | None,
+    topic_ids: Sequence[int],
+    target: TopicStatus,
+    *,
+    note: str,
+    action: str,
+) -> list[TopicMove]:
+    """Move topics to ``target`` in the caller's write transaction, for another
+    feature's use case (publishing a session's outcomes, completing one, a proposer's
+    unsatisfied rating). Topics whose move the workflow table does not allow stay as
+    they are; the caller checked its own authority. Rows are locked while read; a topic
+    changed under us raises StaleUpdate. Publish with ``publish_moves`` after commit."""
+    note = _check_note(note)
+    now = ctx.clock.now()
+    moved = []
+    for current, region_path in await store.topics_for_agenda(session, ids=topic_ids, lock=True):
+        if target not in TRANSITIONS[current.status]:
+            continue
+        await _record_move(
+            ctx, session, actor, current, target, note=note, values=None, action=action, now=now
         )
         moved.append(TopicMove(current.id, region_path))
     return moved
