@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from server.accounts import actions as accounts
 from server.accounts.model import UnitKind
 from server.core.auth import Principal, Role
-from server.core.clock import LOCAL_TZ
+from server.core.clock import LOCAL_TZ, FakeClock
 from server.core.context import Context
-from server.deliberations.actions import schedule
+from server.deliberations.actions import room, schedule
+from server.deliberations.actions.common import staff_identity
+from server.outcomes import actions as outcome_actions
 from server.rooms import actions as rooms
 from server.rooms.model import RegionLevel, RoomFields
 from server.topics import actions as topics
+from server.topics.actions import handling
 from server.topics.model import Submission, TopicStatus
 
 CITY = "安和市"
@@ -127,6 +130,7 @@ async def load_demo(ctx: Context) -> DemoResult:
         return DemoResult(False, 0, [])
     city = await rooms.create_region(ctx, None, parent_id=None, level=RegionLevel.CITY, name=CITY)
     by_name = {CITY: city.id}
+    paths = {CITY: city.path}
     room_ids: list[int] = []
     for (county_name, level), towns in TREE.items():
         county = await rooms.create_region(
@@ -138,6 +142,7 @@ async def load_demo(ctx: Context) -> DemoResult:
                 ctx, None, parent_id=county.id, level=RegionLevel.TOWN, name=town_name
             )
             by_name[town_name] = town.id
+            paths[town_name] = town.path
             for community_name in communities:
                 community = await rooms.create_region(
                     ctx, None, parent_id=town.id, level=RegionLevel.COMMUNITY, name=community_name
@@ -175,10 +180,13 @@ async def load_demo(ctx: Context) -> DemoResult:
         )
         logins.append({"username": username, "password": created.one_time_password, "role": role})
         user_ids[username] = created.user.id
+    # The first topic is raised today; the others two months ago, so the demo has a history
+    # (resolved topics, a session's published outcome, ratings) for the public boards.
+    past = replace(ctx, clock=FakeClock(ctx.clock.now() - timedelta(days=62)))
     submitted = []
     for i, (title, description, kind) in enumerate(TOPICS):
         done = await topics.submit_topic(
-            ctx,
+            past if i else ctx,
             Submission(title=title, description=description, kind=kind),
             [],
             room_code=(await rooms.get_room(ctx, None, room_ids[i % 3]))[0].code,
@@ -186,6 +194,7 @@ async def load_demo(ctx: Context) -> DemoResult:
             ip="127.0.0.1",
         )
         submitted.append(done.topic_id)
+        past.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
     # The demo acts as its administrator, whose one-time password nobody has replaced yet.
     admin = Principal(
         user_id=user_ids["admin"],
@@ -197,6 +206,17 @@ async def load_demo(ctx: Context) -> DemoResult:
         session_id="demo",
         csrf_token="",
     )
+    handler = replace(
+        admin,
+        user_id=user_ids["handler.chengnan"],
+        username="handler.chengnan",
+        display_name="城南街道专人",
+        role=Role.HANDLER,
+        region_id=by_name["城南街道"],
+        region_path=paths["城南街道"],
+        unit_id=unit_ids["城南街道办事处"],
+    )
+    await _history(past, admin, handler, room_ids[0], submitted, unit_ids)
     session_id = await _announced_session(ctx, admin, room_ids[0], submitted[0], unit_ids)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -209,11 +229,9 @@ async def load_demo(ctx: Context) -> DemoResult:
     return DemoResult(True, room_ids[0], logins)
 
 
-async def _announced_session(
-    ctx: Context, actor: Principal, room_id: int, topic_id: int, unit_ids: dict[str, int]
-) -> int:
-    """Accept the topic, send it through the county relay to the town office, escalate it
-    and put it on an announced session in its room; the session's id."""
+async def _to_town(ctx: Context, actor: Principal, topic_id: int, unit_ids: dict[str, int]) -> int:
+    """Accept the topic and send it through the county relay to the town office; its
+    version."""
     version = (
         await topics.move_topic(ctx, actor, topic_id, TopicStatus.ACCEPTED, version=1)
     ).version
@@ -222,6 +240,124 @@ async def _announced_session(
             ctx, actor, topic_id, version=version, unit_id=unit_ids[unit]
         )
         version = moved.version
+    return version
+
+
+async def _history(
+    past: Context,
+    admin: Principal,
+    handler: Principal,
+    room_id: int,
+    submitted: list[int],
+    unit_ids: dict[str, int],
+) -> None:
+    """Two months of work on the older topics, on a clock that starts after they were
+    raised: street lights and waste sorting resolved by the town's handler and rated; the
+    school gate resolved, then reopened by its unsatisfied proposer (回访); the lift
+    deliberated in a session whose outcome is published and 40 % done; the rest accepted
+    or dispatched."""
+    clock: FakeClock = past.clock  # type: ignore[assignment]
+    results = {
+        5: "已更换沿河步道 8 盏路灯，并安排每周巡查。",
+        6: "已招募 6 名志愿者在早晚投放时段现场指导。",
+        3: "已协调交警在上下学时段设置临时停车带。",
+    }
+    for i, result in results.items():
+        version = await _to_town(past, admin, submitted[i], unit_ids)
+        moved = await topics.move_topic(
+            past, handler, submitted[i], TopicStatus.HANDLING, version=version
+        )
+        clock.advance(timedelta(days=2))
+        await handling.resolve_topic(
+            past, handler, submitted[i], version=moved.version, result=result
+        )
+    ratings = [
+        (5, 5, "satisfied", "路灯修好了，晚上散步安心多了"),
+        (5, 4, "basically_satisfied", ""),
+    ]
+    ratings += [(6, 5, "satisfied", "志愿者很耐心"), (6, 3, "basically_satisfied", "")]
+    for i, score, verdict, comment in ratings:
+        oid = await outcome_actions.outcome_for_topic(past, submitted[i])
+        assert oid is not None
+        await outcome_actions.rate_outcome(
+            past,
+            oid,
+            score=score,
+            verdict=verdict,
+            comment=comment,
+            device_id=f"neighbour-{i}-{score}",
+        )
+    school = await outcome_actions.outcome_for_topic(past, submitted[3])
+    assert school is not None
+    await outcome_actions.rate_outcome(
+        past, school, score=2, verdict="unsatisfied", comment="停车带只设了一边", device_id="demo-3"
+    )
+    await _to_town(past, admin, submitted[4], unit_ids)
+    await topics.move_topic(past, admin, submitted[2], TopicStatus.ACCEPTED, version=1)
+    # The lift: escalated, deliberated, its outcome published and under way.
+    version = await _to_town(past, admin, submitted[1], unit_ids)
+    await topics.move_topic(
+        past, admin, submitted[1], TopicStatus.ESCALATED, version=version, lead=SESSION_LEAD
+    )
+    starts_at = clock.now() + timedelta(days=2)
+    created = await schedule.create_deliberation(
+        past,
+        admin,
+        room_id=room_id,
+        title="老旧小区加装电梯协商议事会",
+        description="3号楼加装电梯的审批、费用分摊和施工安排。",
+        place="幸福里社区党群服务中心二楼",
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(hours=1, minutes=30),
+        capacity=40,
+        host_name="幸福里室长",
+        agenda=[submitted[1]],
+    )
+    await schedule.announce(past, admin, created.id, version=created.version)
+    clock.advance(timedelta(days=2))
+    await schedule.start(past, admin, created.id)
+    who = staff_identity(admin, created.id)
+    await room.goto_topic(past, who, submitted[1])
+    poll = await room.create_poll(
+        past, who, question="同意按楼层分摊加装电梯费用吗？", options=["同意", "不同意"]
+    )
+    await room.open_poll(past, who, poll.id)
+    clock.advance(timedelta(minutes=50))
+    await schedule.end(past, admin, created.id)
+    minutes = await outcome_actions.get_minutes(past, admin, created.id)
+    due_on = (clock.now() + timedelta(days=90)).astimezone(LOCAL_TZ).date()
+    saved = await outcome_actions.save_minutes(
+        past,
+        admin,
+        created.id,
+        version=minutes.version,
+        body=minutes.body + "1. 按楼层分摊费用，一楼住户不分摊；住建局牵头办理审批和施工。\n",
+        outcomes=[
+            outcome_actions.OutcomeInput(
+                topic_id=submitted[1],
+                decision="按楼层分摊加装电梯费用（一楼不分摊），区住建局牵头办理审批并组织施工。",
+                unit_id=unit_ids[SESSION_LEAD],
+                lead="区住建局 王局长",
+                due_on=due_on,
+            )
+        ],
+    )
+    await outcome_actions.publish_minutes(past, admin, created.id, version=saved.version)
+    clock.advance(timedelta(days=10))
+    lift = await outcome_actions.outcome_for_topic(past, submitted[1])
+    assert lift is not None
+    view = await outcome_actions.staff_outcome(past, admin, lift)
+    await outcome_actions.add_progress(
+        past, admin, lift, version=view.version, percent=40, note="审批已通过，施工单位已进场。"
+    )
+
+
+async def _announced_session(
+    ctx: Context, actor: Principal, room_id: int, topic_id: int, unit_ids: dict[str, int]
+) -> int:
+    """Accept the topic, send it through the county relay to the town office, escalate it
+    and put it on an announced session in its room; the session's id."""
+    version = await _to_town(ctx, actor, topic_id, unit_ids)
     await topics.move_topic(
         ctx, actor, topic_id, TopicStatus.ESCALATED, version=version, lead=SESSION_LEAD
     )
