@@ -205,6 +205,14 @@ async def rate(request: web.Request) -> web.Response:
     return json_response(rated.as_json(), status=201)
 
 
+@routes.get("/api/topics/{number}/outcome")
+async def topic_outcome(request: web.Request) -> web.Response:
+    """Which published outcome a topic has, for its tracking page: null while it has none
+    (a plain answer, not a 404: most topics have none, and the page asks every time)."""
+    found = await actions.outcome_for_number(ctx_of(request), request.match_info["number"])
+    return json_response({"outcome_id": found})
+
+
 @routes.get(r"/api/outcomes/{outcome_id:\d+}/photos/{photo_id:\d+}")
 async def outcome_photo(request: web.Request) -> web.Response:
     data = await actions.outcome_photo(
@@ -424,6 +432,15 @@ OPENAPI: dict[str, Any] = {
             params=[*_OID, path_param("photo_id", integer())],
             ok_type="image/jpeg",
             ok=string(format="binary"),
+            errors=(404,),
+        )
+    },
+    "/api/topics/{number}/outcome": {
+        "get": operation(
+            "The id of a topic's published outcome (null while it has none), for its tracking page",
+            tag="outcomes",
+            params=[path_param("number", string())],
+            ok=obj({"outcome_id": {"type": "integer", "nullable": True}}),
             errors=(404,),
         )
     },

@@ -30,7 +30,7 @@ from server.deliberations.tables import (
     Registration,
     SpeakerRequest,
 )
-from server.outcomes.model import OutcomeStatus
+from server.outcomes.model import Flag, OutcomeStatus
 from server.outcomes.tables import Evaluation, Minutes, Outcome, OutcomePhoto, OutcomeUpdate
 from server.rooms.tables import Region, Room
 from server.topics.tables import Topic
@@ -397,3 +397,42 @@ async def held_evaluations(
         .limit(limit)
     )
     return [(r[0], r[1]) for r in rows.all()]
+
+
+async def topic_id_by_number(session: AsyncSession, number: str) -> int | None:
+    """The topic with this public number (for the tracking page's outcome link)."""
+    return await session.scalar(select(Topic.id).where(Topic.number == number))
+
+
+async def due_outcomes(
+    session: AsyncSession, *, until: date, limit: int
+) -> list[tuple[Outcome, Topic, str]]:
+    """Published, unfinished outcomes due by ``until`` whose unit has not yet been told
+    they are overdue, with the topic and its region's path."""
+    rows = await session.execute(
+        select(Outcome, Topic, Region.path)
+        .join(Topic, Outcome.topic_id == Topic.id)
+        .join(Region, Topic.region_id == Region.id)
+        .where(
+            Outcome.status == OutcomeStatus.PUBLISHED,
+            Outcome.percent < 100,
+            Outcome.due_on <= until,
+            Outcome.reminded != Flag.OVERDUE,
+        )
+        .order_by(Outcome.due_on, Outcome.id)
+        .limit(limit)
+    )
+    return [(r[0], r[1], r[2]) for r in rows.all()]
+
+
+async def mark_reminded(
+    session: AsyncSession, outcome_id: int, *, was: Flag, now_flag: Flag
+) -> bool:
+    """Claim one reminder: False if another process claimed it first."""
+    result = await session.execute(
+        update(Outcome)
+        .where(Outcome.id == outcome_id, Outcome.reminded == was)
+        .values(reminded=now_flag)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from server.core.db import Base, UTCDateTime, enum_column
 from server.deliberations.model import CommentStatus
-from server.outcomes.model import MinutesStatus, OutcomeSource, OutcomeStatus, Verdict
+from server.outcomes.model import Flag, MinutesStatus, OutcomeSource, OutcomeStatus, Verdict
 
 
 class Minutes(Base):
@@ -71,6 +71,10 @@ class Outcome(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last flag the responsible unit was told about, so each reminder goes out once.
+    reminded: Mapped[Flag] = mapped_column(
+        enum_column(Flag, "outcome_flag"), default=Flag.OK, server_default="ok"
+    )
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 

@@ -12,7 +12,7 @@ from server.core.errors import Conflict, Forbidden, StaleUpdate, ValidationFaile
 from server.outcomes import actions as outcomes
 from server.settings import Settings
 from server.topics import actions as topics
-from server.topics.actions import Upload
+from server.topics.actions import Upload, deadlines
 from server.topics.model import TopicStatus
 from tests.conftest import files_under
 from tests.deliberations.helpers import county_dispatcher, topic_status
@@ -156,3 +156,26 @@ async def test_resolving_a_deliberated_topic_completes_its_outcome(ctx: Context)
     view = await outcomes.staff_outcome(ctx, host, oid)
     assert (view.percent, view.source) == (100, "deliberation")
     assert [u["note"] for u in view.updates] == ["已办结"]
+
+
+async def test_the_unit_is_reminded_once_near_and_once_overdue(ctx: Context) -> None:
+    city = await make_city(ctx)
+    host = await county_dispatcher(ctx, city)
+    s = await published_session(ctx, city, host, n=2)
+    first, second = await outcome_ids(ctx, s)
+    handler = await make_staff(ctx, Role.HANDLER, city.county, username="zjj", unit_id=s.unit_id)
+    view = await outcomes.staff_outcome(ctx, host, second)
+    await outcomes.add_progress(ctx, host, second, version=view.version, percent=100, note="完成")
+    assert await outcomes.run_outcome_reminders(ctx) == 0
+    ctx.clock.advance(timedelta(days=28))  # type: ignore[attr-defined]
+    assert await outcomes.run_outcome_reminders(ctx) == 1
+    assert await outcomes.run_outcome_reminders(ctx) == 0
+    ctx.clock.advance(timedelta(days=3))  # type: ignore[attr-defined]
+    assert await outcomes.run_outcome_reminders(ctx) == 1
+    assert await outcomes.run_outcome_reminders(ctx) == 0
+    notes, unread = await deadlines.list_notifications(ctx, handler)
+    assert unread == 2
+    assert [(n.kind, n.data["outcome_id"]) for n in notes] == [
+        ("outcome.overdue", first),
+        ("outcome.near", first),
+    ]

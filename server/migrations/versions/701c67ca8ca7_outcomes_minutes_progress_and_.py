@@ -96,6 +96,21 @@ def upgrade() -> None:
         sa.Column("updated_at", server.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("published_at", server.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("completed_at", server.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "reminded",
+            sa.Enum(
+                "ok",
+                "near",
+                "overdue",
+                "done",
+                name="outcome_flag",
+                native_enum=False,
+                create_constraint=True,
+                length=24,
+            ),
+            server_default="ok",
+            nullable=False,
+        ),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["deliberation_id"],

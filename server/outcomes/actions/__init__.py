@@ -25,11 +25,13 @@ from server.outcomes.actions.progress import (
     add_progress,
     install,
     list_outcomes,
+    outcome_for_number,
     outcome_for_topic,
     outcome_photo,
     public_outcome,
     staff_outcome,
 )
+from server.outcomes.actions.reminders import outcome_reminder_loop, run_outcome_reminders
 
 __all__ = [
     "MinutesView",
@@ -43,12 +45,15 @@ __all__ = [
     "install",
     "list_outcomes",
     "moderate_evaluation",
+    "outcome_for_number",
     "outcome_for_topic",
     "outcome_photo",
+    "outcome_reminder_loop",
     "public_minutes",
     "public_outcome",
     "publish_minutes",
     "rate_outcome",
+    "run_outcome_reminders",
     "save_minutes",
     "staff_outcome",
 ]

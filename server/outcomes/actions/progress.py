@@ -481,3 +481,14 @@ async def list_outcomes(
         )
         for o, t, room in rows
     ]
+
+
+async def outcome_for_number(ctx: Context, number: str) -> int | None:
+    """The id of the published outcome of the topic numbered ``number`` (None without
+    one); NotFound for an unknown number."""
+    async with ctx.db.read() as session:
+        topic_id = await store.topic_id_by_number(session, number)
+        if topic_id is None:
+            raise NotFound("No such topic.")
+        o = await store.get_outcome_by_topic(session, topic_id)
+        return o.id if o is not None and o.status is OutcomeStatus.PUBLISHED else None
