@@ -1,4 +1,5 @@
-"""The `mashangyi` command: serve, migrate, demo, import-rooms, create-user."""
+"""The `mashangyi` command: serve, migrate, demo, import-rooms, create-user,
+publish-disclosures and the operators' other tasks."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from server.core.notifier import NullNotifier
 from server.core.ratelimit import MemoryRateLimiter
 from server.deliberations.actions import recordings
 from server.demo import demo_file, load_demo
+from server.disclosures import actions as disclosures
 from server.outcomes import actions as outcomes
 from server.rooms import actions as rooms
 from server.rooms.qr import qr_text
@@ -146,6 +148,32 @@ async def _purge_recordings(settings: Settings, args: argparse.Namespace) -> int
     return 0
 
 
+async def _publish_disclosures(settings: Settings, args: argparse.Namespace) -> int:
+    if args.new_version and not (args.reason or "").strip():
+        print("mashangyi: --new-version needs --reason saying why", file=sys.stderr)
+        return 2
+    if args.reason and not args.new_version:
+        print("mashangyi: --reason goes with --new-version", file=sys.stderr)
+        return 2
+    async with cli_context(settings) as ctx:
+        try:
+            result = await disclosures.publish_disclosures(
+                ctx, args.month, new_version_reason=args.reason if args.new_version else ""
+            )
+        except AppError as exc:  # refused: nothing was written
+            print(f"mashangyi: {exc.message}", file=sys.stderr)
+            return 2
+    if not result.disclosures:
+        print(f"{result.month}: no towns or communities yet; nothing published")
+        return 0
+    what = f"version {result.version}" if result.new_version else "version 1"
+    print(
+        f"published {result.month} ({what}): {result.disclosures} disclosures "
+        f"({result.towns} towns, {result.communities} communities), {result.topics} topics"
+    )
+    return 0
+
+
 async def _revision(settings: Settings, args: argparse.Namespace) -> int:
     await migrations.revision(settings.database_url, args.message)
     return 0
@@ -258,6 +286,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge.add_argument("--older-than", type=int, metavar="DAYS", help="default: the setting")
     purge.add_argument("--dry-run", action="store_true", help="list, remove nothing")
+    pub = sub.add_parser(
+        "publish-disclosures",
+        help="publish a past month's disclosures (月公示) for every town and community",
+    )
+    pub.add_argument("--month", required=True, help="YYYY-MM, local time; must have ended")
+    pub.add_argument(
+        "--new-version",
+        action="store_true",
+        help="the month is already published: add the next version beside it",
+    )
+    pub.add_argument("--reason", help="why a new version is published (with --new-version)")
     rev = sub.add_parser("revision", help="(developers) autogenerate a migration")
     rev.add_argument("-m", "--message", required=True)
     return parser
@@ -270,6 +309,7 @@ ASYNC_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any
     "create-user": _create_user,
     "train-classifier": _train_classifier,
     "purge-recordings": _purge_recordings,
+    "publish-disclosures": _publish_disclosures,
     "revision": _revision,
 }
 

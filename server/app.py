@@ -44,6 +44,7 @@ from server.deliberations import media_http as deliberations_media_http
 from server.deliberations import pages as deliberation_pages
 from server.deliberations import public_http as deliberations_public_http
 from server.deliberations.live import LiveNamespace
+from server.disclosures import actions as disclosure_actions
 from server.disclosures import http as disclosures_http
 from server.outcomes import actions as outcome_actions
 from server.outcomes import http as outcomes_http
@@ -203,13 +204,18 @@ def create_app(
             if settings.reminder_seconds
             else None
         )
+        disclosures = (  # 月公示: last month's, on the 1st (or now, if the 1st was missed)
+            asyncio.get_running_loop().create_task(disclosure_actions.disclosure_loop(ctx))
+            if settings.disclosure_check_seconds
+            else None
+        )
         try:  # what a stopped server left being recorded
             await live.media.recover()
         except Exception:
             log.exception("finalising left-over recordings failed")
         yield
         await live.close()  # send what the live room still has batched
-        for task in (reminders, similar_index):
+        for task in (reminders, disclosures, similar_index):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

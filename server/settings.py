@@ -86,6 +86,9 @@ class Settings:
     ice_servers: tuple[dict[str, Any], ...] = ()
     media_slots: int = 9
     recording_retention_days: int = 365  # purge-recordings' default age
+    # Monthly disclosures (月公示): how often the server checks whether last month is
+    # published (it publishes it on the 1st, or at start if it missed it); 0 turns it off.
+    disclosure_check_seconds: int = 600
 
     @property
     def is_sqlite(self) -> bool:
@@ -250,6 +253,7 @@ class Settings:
             ice_servers=_ice_servers(get("ICE_SERVERS")),
             media_slots=get_int("MEDIA_SLOTS", 9, 1, 16),
             recording_retention_days=get_int("RECORDING_RETENTION_DAYS", 365, 1, 36500),
+            disclosure_check_seconds=get_int("DISCLOSURE_CHECK_SECONDS", 600, 0, 86_400),
         )
 
 
