@@ -48,6 +48,7 @@ from server.disclosures import actions as disclosure_actions
 from server.disclosures import http as disclosures_http
 from server.outcomes import actions as outcome_actions
 from server.outcomes import http as outcomes_http
+from server.outcomes import pages as outcomes_pages
 from server.rooms import http as rooms_http
 from server.settings import ConfigError, Settings
 from server.statistics import http as statistics_http
@@ -79,6 +80,7 @@ FEATURE_ROUTES = (
     deliberations_public_http.routes,
     deliberations_media_http.routes,
     outcomes_http.routes,
+    outcomes_pages.routes,
     disclosures_http.routes,
     bulletins_http.routes,
     statistics_http.routes,
