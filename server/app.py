@@ -52,6 +52,7 @@ from server.outcomes import pages as outcomes_pages
 from server.rooms import http as rooms_http
 from server.settings import ConfigError, Settings
 from server.statistics import http as statistics_http
+from server.statistics.live import DashboardNamespace
 from server.topics import actions as topic_actions
 from server.topics import admin_http as routing_http
 from server.topics import handling_http
@@ -67,6 +68,7 @@ VENDOR_FILES = {
     "socket.io.min.js.map": NODE_MODULES / "socket.io-client" / "dist" / "socket.io.min.js.map",
     "hls.min.js": NODE_MODULES / "hls.js" / "dist" / "hls.min.js",
     "hls.min.js.map": NODE_MODULES / "hls.js" / "dist" / "hls.min.js.map",
+    "echarts.min.js": NODE_MODULES / "echarts" / "dist" / "echarts.min.js",
 }
 
 FEATURE_ROUTES = (
@@ -196,6 +198,9 @@ def create_app(
         ctx, RedisPresence(_redis(settings.redis_url)) if settings.redis_url else None
     )
     sio.register_namespace(live)
+    dashboard = DashboardNamespace(ctx)
+    sio.register_namespace(dashboard)
+    app.on_shutdown.append(dashboard.shutdown)
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         # Load (or train) the topic classifier before taking requests, not on the first one.
