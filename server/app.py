@@ -47,6 +47,7 @@ from server.deliberations.live import LiveNamespace
 from server.disclosures import actions as disclosure_actions
 from server.disclosures import http as disclosures_http
 from server.outcomes import actions as outcome_actions
+from server.outcomes import boards as outcomes_boards
 from server.outcomes import http as outcomes_http
 from server.outcomes import pages as outcomes_pages
 from server.rooms import http as rooms_http
@@ -82,6 +83,7 @@ FEATURE_ROUTES = (
     deliberations_public_http.routes,
     deliberations_media_http.routes,
     outcomes_http.routes,
+    outcomes_boards.routes,
     outcomes_pages.routes,
     disclosures_http.routes,
     bulletins_http.routes,
@@ -97,6 +99,7 @@ FEATURE_OPENAPI = (
     deliberations_public_http.OPENAPI,
     deliberations_media_http.OPENAPI,
     outcomes_http.OPENAPI,
+    outcomes_boards.OPENAPI,
     disclosures_http.OPENAPI,
     bulletins_http.OPENAPI,
     statistics_http.OPENAPI,
@@ -211,6 +214,11 @@ def create_app(
             if settings.reminder_seconds
             else None
         )
+        outcome_reminders = (
+            asyncio.get_running_loop().create_task(outcome_actions.outcome_reminder_loop(ctx))
+            if settings.reminder_seconds
+            else None
+        )
         disclosures = (  # 月公示: last month's, on the 1st (or now, if the 1st was missed)
             asyncio.get_running_loop().create_task(disclosure_actions.disclosure_loop(ctx))
             if settings.disclosure_check_seconds
@@ -222,7 +230,7 @@ def create_app(
             log.exception("finalising left-over recordings failed")
         yield
         await live.close()  # send what the live room still has batched
-        for task in (reminders, disclosures, similar_index):
+        for task in (reminders, outcome_reminders, disclosures, similar_index):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

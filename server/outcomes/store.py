@@ -436,3 +436,59 @@ async def mark_reminded(
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def list_public_outcomes(
+    session: AsyncSession,
+    *,
+    region_path: str,
+    today: date,
+    flag: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[tuple[Outcome, Topic, str, str, dict[str, int]]], int]:
+    """Published outcomes of topics in the region's subtree, most recently updated first,
+    with room and region names and verdict counts; and how many there are.
+
+    ``flag``: ``overdue`` (unfinished, past due), ``done`` (complete), ``open``
+    (unfinished), or None for all."""
+    where = [
+        Outcome.status == OutcomeStatus.PUBLISHED,
+        Region.path.startswith(region_path, autoescape=True),
+    ]
+    if flag == "overdue":
+        where += [Outcome.percent < 100, Outcome.due_on < today]
+    elif flag == "done":
+        where.append(Outcome.percent >= 100)
+    elif flag == "open":
+        where.append(Outcome.percent < 100)
+    base = (
+        select(Outcome, Topic, Room.name, Region.name)
+        .join(Topic, Outcome.topic_id == Topic.id)
+        .join(Region, Topic.region_id == Region.id)
+        .join(Room, Topic.room_id == Room.id)
+        .where(*where)
+    )
+    total = (
+        await session.scalar(select(func.count()).select_from(base.order_by(None).subquery()))
+    ) or 0
+    rows = (
+        await session.execute(
+            base.order_by(Outcome.updated_at.desc(), Outcome.id.desc()).offset(offset).limit(limit)
+        )
+    ).all()
+    ids = [r[0].id for r in rows]
+    counts: dict[int, dict[str, int]] = {i: {} for i in ids}
+    if ids:
+        found = await session.execute(
+            select(Evaluation.outcome_id, Evaluation.verdict, func.count())
+            .where(Evaluation.outcome_id.in_(ids))
+            .group_by(Evaluation.outcome_id, Evaluation.verdict)
+        )
+        for outcome_id, verdict, n in found.all():
+            counts[outcome_id][str(verdict)] = n
+    return [(r[0], r[1], r[2], r[3], counts[r[0].id]) for r in rows], total
+
+
+async def region_path_of(session: AsyncSession, region_id: int) -> str | None:
+    return await session.scalar(select(Region.path).where(Region.id == region_id))

@@ -114,10 +114,10 @@ async def resolved_by_handler(
         ctx, submission(**overrides), [], room_code=city.room.code, device_id="dev-proposer"
     )
     unit = await accounts.create_unit(
-        ctx, None, name=f"街道办{done.topic_id}", kind=UnitKind.TOWN, region_id=city.town.id
+        ctx, None, name=f"城南街道办事处{done.topic_id}", kind=UnitKind.TOWN, region_id=city.town.id
     )
     relay = await accounts.create_unit(
-        ctx, None, name=f"中转{done.topic_id}", kind=UnitKind.RELAY, region_id=city.county.id
+        ctx, None, name=f"县区中转{done.topic_id}", kind=UnitKind.RELAY, region_id=city.county.id
     )
     handler = await make_staff(
         ctx, Role.HANDLER, city.town, username=f"handler{done.topic_id}", unit_id=unit.id

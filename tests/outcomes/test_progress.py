@@ -38,7 +38,7 @@ async def test_a_handler_resolution_records_a_published_outcome(ctx: Context) ->
         "done",
     )
     assert view.decision == "已协调物业修好路灯"
-    assert view.unit_name.startswith("街道办")
+    assert view.unit_name.startswith("城南街道办事处")
     assert [u["percent"] for u in view.updates] == [100]
     public = view.public()
     assert "topic_id" not in public and "version" not in public

@@ -32,6 +32,7 @@ from server.outcomes.actions.progress import (
     staff_outcome,
 )
 from server.outcomes.actions.reminders import outcome_reminder_loop, run_outcome_reminders
+from server.outcomes.actions.tracker import TrackerPage, outcome_tracker
 
 __all__ = [
     "MinutesView",
@@ -39,6 +40,7 @@ __all__ = [
     "OutcomeRow",
     "OutcomeView",
     "Rated",
+    "TrackerPage",
     "add_progress",
     "get_minutes",
     "held_comments",
@@ -49,6 +51,7 @@ __all__ = [
     "outcome_for_topic",
     "outcome_photo",
     "outcome_reminder_loop",
+    "outcome_tracker",
     "public_minutes",
     "public_outcome",
     "publish_minutes",
