@@ -41,12 +41,15 @@ DISPATCH_ARGS ?=
 LIVE_ARGS ?=
 # The media benchmark: PostgreSQL msy_bench_media (made if missing, schema dropped).
 MEDIA_ARGS ?=
+# The report benchmark: PostgreSQL msy_bench_reports (schema dropped); REPORTS_ARGS=--sqlite for SQLite.
+REPORTS_ARGS ?=
 
 bench: setup
 	$(BIN)/python benchmarks/intake.py
 	$(BIN)/python benchmarks/dispatch.py $(DISPATCH_ARGS)
 	$(BIN)/python benchmarks/live_fanout.py $(LIVE_ARGS)
 	$(BIN)/python benchmarks/media.py $(MEDIA_ARGS)
+	$(BIN)/python benchmarks/reports.py $(REPORTS_ARGS)
 
 # Developers: autogenerate a migration from the models, e.g. make migration m="add votes"
 migration: setup
