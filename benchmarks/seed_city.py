@@ -331,7 +331,12 @@ class Planner:
             if move is S.HANDLING:  # first contact with the resident came first
                 contact_at = at - timedelta(days=gap * rng.uniform(0.1, 0.6))
                 p.events.append(
-                    self._record(contact_at, current, EventKind.CONTACT, "已电话联系居民")
+                    self._record(
+                        contact_at,
+                        current,
+                        EventKind.CONTACT,
+                        rng.choice(["phone: 已电话联系居民", "visit", "phone", "message"]),
+                    )
                 )
                 if Stage.CONTACT in running:
                     close(Stage.CONTACT, contact_at)
