@@ -56,6 +56,7 @@ from dispatch import (
     QueryLog,
     Usage,
     analyze,
+    explain,
     make_settings,
     reset_database,
     summary,
@@ -95,6 +96,8 @@ QUARTER = str(Quarter.of(NOW, LOCAL_TZ).previous())  # 2026-Q1: the last whole q
 TARGET_DISCLOSURES_S = 10.0
 TARGET_BULLETIN_S = 5.0
 TARGET_DASHBOARD_P99_MS = 100.0
+# The statements one call of each report sent (its last run), for --explain.
+STATEMENTS: dict[str, list[tuple[str, Any]]] = {}
 
 
 def bench_context(settings: Settings) -> contextlib.AbstractAsyncContextManager[Context]:
@@ -202,6 +205,7 @@ async def measure_disclosures(
             result = await disclosures.publish_disclosures(ctx, MONTH)
             seconds.append(time.perf_counter() - t0)
         queries = len(sent)
+        STATEMENTS["disclosures"] = sent
         print(f"  run {len(seconds)}: {seconds[-1]:.2f} s", flush=True)
     assert result is not None
     async with ctx.db.read() as session:
@@ -251,6 +255,7 @@ async def measure_bulletin(
             data = await bulletins.quarterly_bulletin(ctx, QUARTER)
             computed.append(time.perf_counter() - t0)
         queries = len(sent)
+        STATEMENTS["bulletin"] = sent
         print(f"  computed {len(computed)}: {computed[-1]:.2f} s", flush=True)
     for _ in range(runs):
         async with ctx.db.write() as session:  # untimed: the quarter is not published again
@@ -363,6 +368,8 @@ async def measure_dashboard(
                 snap = await statistics.build_snapshot(ctx, region_id)
                 whole[level].append((time.perf_counter() - t0) * 1000)
             queries += len(sent)
+            if level == "city":
+                STATEMENTS["dashboard (city)"] = sent
             if region_id not in checked:
                 checked.add(region_id)
                 path = None if region_id == city.city_id else seeded.region_paths[region_id]
@@ -400,6 +407,29 @@ async def measure_dashboard(
     }
 
 
+async def explain_reports(ctx: Context) -> dict[str, Any]:
+    """The plans of the SELECTs one call of each report sent (dispatch.explain: on
+    PostgreSQL each statement prepared as asyncpg prepares it, EXPLAIN ANALYZE at its 1st
+    and 6th execution), and the slowest statements, to show which query dominates."""
+    out: dict[str, Any] = {}
+    for name, statements in STATEMENTS.items():
+        plans = await explain(ctx, statements)
+        slowest = sorted(
+            (
+                {"sql": " ".join(p["sql"].split())[:200], "ms": max(p["ms_by_execution"])}
+                for p in plans
+                if p.get("ms_by_execution") and None not in p["ms_by_execution"]
+            ),
+            key=lambda x: -x["ms"],
+        )
+        out[name] = {"slowest": slowest[:3], "plans": plans}
+        if slowest:
+            print(f"  {name}: {len(plans)} SELECTs; the slowest:", flush=True)
+            for x in slowest[:3]:
+                print(f"    {x['ms']:8.1f} ms  {x['sql'][:100]}", flush=True)
+    return out
+
+
 async def section(
     with_pg: bool, check: Check, measuring: Awaitable[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -426,6 +456,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         url = f"sqlite+aiosqlite:///{work / 'reports.db'}"
     settings = make_settings(work, url)
     with_pg = not args.sqlite
+    STATEMENTS.clear()
     report: dict[str, Any] = {}
     check = Check()
     print(f"\nResetting and migrating {safe_url(settings.database_url)} ...", flush=True)
@@ -483,6 +514,9 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             check,
             measure_dashboard(ctx, seeded, args.dashboard_calls, args.seed, qlog, check),
         )
+        if args.explain:
+            print("\nPlans of each report's statements (EXPLAIN ANALYZE) ...", flush=True)
+            report["plans"] = await explain_reports(ctx)
     report["checks"] = {"ok": check.ok, "count": len(check.items), "items": check.items}
     return report
 
@@ -599,6 +633,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--explain",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="store the plans of each report's statements (EXPLAIN ANALYZE on PostgreSQL)",
+    )
+    parser.add_argument(
         "--wait-idle",
         type=float,
         default=60.0,
@@ -707,7 +747,16 @@ def main(argv: list[str]) -> int:
         else safe_url(args.database_url),
         "settings": {
             k: getattr(args, k)
-            for k in ("topics", "rooms", "runs", "dashboard_calls", "seed", "quick", "wait_idle")
+            for k in (
+                "topics",
+                "rooms",
+                "runs",
+                "dashboard_calls",
+                "seed",
+                "explain",
+                "quick",
+                "wait_idle",
+            )
         },
         "machine": {
             **machine_facts(None if args.sqlite else args.database_url),
