@@ -113,7 +113,7 @@ async def publish_disclosures(
                 "region_name": d.region_name,
                 "topic_count": d.counts["topics"],
                 "counts": d.counts,
-                "content": d.content,
+                "content_json": d.content_json,
                 "reason": reason,
                 "published_at": now,
                 "published_by_id": actor.user_id if actor is not None else None,

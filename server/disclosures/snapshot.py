@@ -10,6 +10,7 @@ rows themselves were corrected.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -114,6 +115,13 @@ class RegionDisclosure:
     region_name: str
     counts: dict[str, int]
     content: dict[str, Any]
+    # ``content`` as JSON text: a town repeats its communities' topics, so each topic is
+    # encoded once and its text spliced into every region that lists it.
+    content_json: str
+
+
+def _encode(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def path_ids(path: str) -> list[int]:
@@ -142,7 +150,7 @@ def build(month: Month, tz: tzinfo, facts: Facts, generated_at: datetime) -> lis
     outcomes = {o.topic_id: o for o in facts.outcomes}
     updates = _by(facts.updates, "outcome_id")
 
-    entries: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    entries: dict[int, list[tuple[dict[str, Any], str]]] = defaultdict(list)
     for topic in facts.topics:
         entry = _topic_entry(
             topic,
@@ -157,9 +165,10 @@ def build(month: Month, tz: tzinfo, facts: Facts, generated_at: datetime) -> lis
         )
         if not entry["in_month"]:
             continue  # the subquery's rule and qualifies() agree; this is the backstop
+        encoded = (entry, _encode(entry))
         for region_id in path_ids(topic.region_path):
             if levels.get(region_id) in DISCLOSED_LEVELS:
-                entries[region_id].append(entry)
+                entries[region_id].append(encoded)
 
     held: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for h in facts.held:
@@ -172,9 +181,10 @@ def build(month: Month, tz: tzinfo, facts: Facts, generated_at: datetime) -> lis
         if region.level not in DISCLOSED_LEVELS:
             continue
         chain = [names[i] for i in path_ids(region.path) if levels.get(i) != "city" and i in names]
-        topics = sorted(entries.get(region.id, []), key=lambda e: e["number"])
+        listed = sorted(entries.get(region.id, []), key=lambda e: e[0]["number"])
+        topics = [entry for entry, _ in listed]
         counts = summary(topics, len(held.get(region.id, [])))
-        content = {
+        content: dict[str, Any] = {
             "schema": SCHEMA,
             "month": str(month),
             "region": {"id": region.id, "level": region.level, "name": region.name, "chain": chain},
@@ -182,9 +192,13 @@ def build(month: Month, tz: tzinfo, facts: Facts, generated_at: datetime) -> lis
             "generated_at": _iso(generated_at, tz),
             "counts": counts,
             "sessions": held.get(region.id, []),
-            "topics": topics,
+            "topics": [],  # last: the encoded topics are spliced in below
         }
-        out.append(RegionDisclosure(region.id, " · ".join(chain), counts, content))
+        head = _encode(content)
+        assert head.endswith('"topics":[]}')
+        text = head[: -len("[]}")] + "[" + ",".join(e for _, e in listed) + "]}"
+        content["topics"] = topics
+        out.append(RegionDisclosure(region.id, " · ".join(chain), counts, content, text))
     return out
 
 

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, insert, or_, select, text
+from sqlalchemy import JSON, Select, TypeDecorator, and_, bindparam, func, insert, or_, select, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts.tables import Unit
@@ -223,11 +224,26 @@ async def held_sessions(session: AsyncSession, start: datetime, end: datetime) -
     return rows.all()
 
 
+class _EncodedJSON(TypeDecorator[str]):
+    """A JSON column's value already encoded as JSON text: bound as it is (PostgreSQL
+    still sees a json parameter)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+
 async def insert_disclosures(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """All of a month's new rows in one statement. Requires an open write transaction; a
-    row that already exists (region, month, version) raises IntegrityError."""
+    """All of a month's new rows in one statement; each row's ``content_json`` is the
+    content as JSON text. Requires an open write transaction; a row that already exists
+    (region, month, version) raises IntegrityError."""
     if rows:
-        await session.execute(insert(MonthlyDisclosure), rows)
+        stmt = insert(MonthlyDisclosure).values(
+            content=bindparam("content_json", type_=_EncodedJSON())
+        )
+        await session.execute(stmt, rows)
 
 
 # --- reading what was published -------------------------------------------------------------
