@@ -37,7 +37,11 @@ async def test_publish_stores_the_snapshot_it_shows(ctx: Context, clock: FakeClo
     view = await actions.get_bulletin(ctx, "2026-Q2")
     assert (view.version, view.latest, view.provisional) == (1, True, False)
     assert view.data == live
-    assert len((await actions.quarterly_bulletin(ctx, "2026-Q2"))["levels"]["room"]) == 3
+    relive = (await actions.quarterly_bulletin(ctx, "2026-Q2"))["levels"]["room"]
+    assert len(relive) == 3
+    # Fewer than MIN_TOPICS received: unranked, listed after the ranked rooms.
+    assert [(r["name"], r["rank"]) for r in relive][2] == ("新开议事室", None)
+    assert relive[2]["change"]["rank"] is None and relive[2]["change"]["received"] == 0
     assert len(view.data["levels"]["room"]) == 2
     listed = await actions.list_bulletins(ctx)
     assert [(i.quarter, i.version) for i in listed] == [("2026-Q3", None), ("2026-Q2", 1)]
