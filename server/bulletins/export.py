@@ -58,6 +58,13 @@ COLUMNS: tuple[Column, ...] = (
     ("bulletin.col.change_overdue", _change("overdue")),
 )
 
+# Rates and their changes are fractions (0.2); spreadsheets show them as 20.0%.
+PERCENT_COLUMNS = frozenset(
+    key
+    for key, _ in COLUMNS
+    if key.endswith("_rate") or key.endswith(("_resolution", "_acceptance", "_satisfaction"))
+)
+
 
 def header(lang: str) -> list[str]:
     return [translate(lang, key) for key, _ in COLUMNS]
@@ -88,6 +95,10 @@ def to_xlsx(data: dict[str, Any], lang: str, title: str) -> bytes:
         sheet.append(header(lang))
         for line in data["levels"][level]:
             sheet.append(row(line))
+        for index, (key, _) in enumerate(COLUMNS, start=1):
+            if key in PERCENT_COLUMNS:
+                for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                    cell.number_format = "0.0%"
         sheet.freeze_panes = "A2"
     book.properties.title = title
     book.properties.creator = "Mashangyi"

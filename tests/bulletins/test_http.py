@@ -123,6 +123,9 @@ async def test_pages_exports_and_json(client: Client, clock: FakeClock, city: Ci
     rooms = list(book["议事室"].iter_rows(values_only=True))
     assert rooms[0][0] == "排名" and len(rooms) == 3
     assert rooms[1][1] == "幸福里社区协商议事室" and rooms[1][0] == 1 and rooms[1][4] == 5
+    rate = rooms[0].index("办结率") + 1
+    assert book["议事室"].cell(row=2, column=rate).value == 0.2
+    assert book["议事室"].cell(row=2, column=rate).number_format == "0.0%"
     counties = list(book["县区（园区）"].iter_rows(values_only=True))
     assert [r[1] for r in counties[1:]] == ["清河区", "高新园区"]
     book.close()
