@@ -98,7 +98,7 @@ _HANDLED = [S.ACCEPTED, S.DISPATCHED, S.ASSIGNED, S.HANDLING]
 _ESCALATED = [*_HANDLED, S.ESCALATED]
 _SESSION = [*_ESCALATED, S.SCHEDULED, S.DELIBERATED]
 # The moves that lead to each status, with weights (each checked against the workflow).
-# About 1 topic in 20 is escalated as a key topic; half of those go to a session.
+# About 1 topic in 10 is escalated as a key topic; about 1 in 20 goes to a session.
 PATHS: dict[TopicStatus, list[tuple[int, list[TopicStatus]]]] = {
     S.SUBMITTED: [(1, [])],
     S.ACCEPTED: [(1, [S.ACCEPTED])],
@@ -108,11 +108,11 @@ PATHS: dict[TopicStatus, list[tuple[int, list[TopicStatus]]]] = {
     S.ESCALATED: [(1, _ESCALATED)],
     S.SCHEDULED: [(1, [*_ESCALATED, S.SCHEDULED])],
     S.DELIBERATED: [(1, _SESSION)],
-    S.IMPLEMENTING: [(3, [*_SESSION, S.IMPLEMENTING]), (1, [*_ESCALATED, S.IMPLEMENTING])],
+    S.IMPLEMENTING: [(2, [*_SESSION, S.IMPLEMENTING]), (1, [*_ESCALATED, S.IMPLEMENTING])],
     S.RESOLVED: [
         (36, [*_HANDLED, S.RESOLVED]),
         (1, [*_ESCALATED, S.RESOLVED]),
-        (2, [*_SESSION, S.IMPLEMENTING, S.RESOLVED]),
+        (1, [*_SESSION, S.IMPLEMENTING, S.RESOLVED]),
         (1, [*_ESCALATED, S.IMPLEMENTING, S.RESOLVED]),
     ],
     S.REOPENED: [(1, [*_HANDLED, S.RESOLVED, S.REOPENED])],
