@@ -39,6 +39,7 @@ class Permission(StrEnum):
     HANDLE_TOPICS = "handle_topics"
     MANAGE_ROUTING = "manage_routing"
     HOST_DELIBERATIONS = "host_deliberations"
+    MANAGE_AWARDS = "manage_awards"  # open a year of 十佳百优, appoint reviewers, publish
 
 
 P = Permission
