@@ -88,9 +88,12 @@ async def _call(page: Page, method: str, url: str, data: dict[str, Any] | None =
     return await response.json()
 
 
-async def _key_topic(dispatcher: Page, resident: BrowserContext, server: Server, title: str) -> int:
+async def _key_topic(
+    dispatcher: Page, resident: BrowserContext, server: Server, title: str
+) -> tuple[int, str]:
     """A resident's topic in 幸福里's room, accepted, sent through the county relay to the
-    town office and escalated to a lead: a key topic, ready for an agenda."""
+    town office and escalated to a lead: a key topic, ready for an agenda. Its id and the
+    resident's tracking link."""
     base = server.base_url
     room = await _call(dispatcher, "GET", f"{base}/api/staff/rooms/{server.demo['room_id']}")
     response = await resident.request.post(
@@ -102,7 +105,8 @@ async def _key_topic(dispatcher: Page, resident: BrowserContext, server: Server,
         },
     )
     assert response.status == 201, await response.text()
-    topic_id: int = (await response.json())["id"]
+    submitted = await response.json()
+    topic_id: int = submitted["id"]
     listed = await _call(dispatcher, "GET", f"{base}/api/staff/units")
     units = {u["name"]: u["id"] for u in listed["units"]}
     version = 1
@@ -120,7 +124,7 @@ async def _key_topic(dispatcher: Page, resident: BrowserContext, server: Server,
         )
         version = moved["version"]
     assert moved["status"] == "escalated", moved
-    return topic_id
+    return topic_id, str(submitted["tracking_url"])
 
 
 async def _ended_session(host: Page, server: Server, topic_ids: list[int]) -> int:
@@ -178,7 +182,8 @@ async def test_minutes_published_progress_recorded_and_the_public_rates_once(
     base = server.base_url
     dispatcher = await log_in(DISPATCHER)
     proposer = await new_context("proposer", **PHONE)
-    topic_ids = [await _key_topic(dispatcher, proposer, server, title) for title in TOPICS]
+    made = [await _key_topic(dispatcher, proposer, server, title) for title in TOPICS]
+    topic_ids = [topic_id for topic_id, _ in made]
     host = await log_in(CHIEF)
     session_id = await _ended_session(host, server, topic_ids)
 
@@ -282,9 +287,7 @@ async def test_minutes_published_progress_recorded_and_the_public_rates_once(
     await neighbour.locator("#rate-form button[type=submit]").click()
     await expect(neighbour.locator('.field-error[data-for="verdict"]')).not_to_be_empty()
     # Rated: the counts beside the rate update, the opinion shows.
-    await neighbour.locator(
-        ".oc-verdict", has_text=t("outcomes.verdict.basically_satisfied")
-    ).click()
+    await neighbour.locator('.oc-verdict:has(input[value="basically_satisfied"])').click()
     await neighbour.fill("#comment", OPINION)
     await neighbour.locator("#rate-form button[type=submit]").click()
     await expect(neighbour.locator("#rated")).to_contain_text(t("outcomes.rate.thanks"))
@@ -299,14 +302,33 @@ async def test_minutes_published_progress_recorded_and_the_public_rates_once(
     await neighbour.reload()
     await expect(neighbour.locator('#counts [data-count="total"]')).to_have_text("1")
     await neighbour.locator(".oc-star", has_text="1★").click()
-    await neighbour.locator(".oc-verdict", has_text=t("outcomes.verdict.unsatisfied")).click()
+    await neighbour.locator('.oc-verdict:has(input[value="unsatisfied"])').click()
     await neighbour.locator("#rate-form button[type=submit]").click()
     await expect(neighbour.locator("#rated")).to_have_text(t("outcomes.rate.already"))
     await expect(neighbour.locator('#counts [data-count="total"]')).to_have_text("1")
     problems.expected = None
 
-    # Staff see the rating beside the progress.
+    # The proposer follows the tracking link to the outcome: the rating is theirs.
+    tracking = await proposer.new_page()
+    await tracking.goto(made[0][1])
+    link = tracking.locator("#topic-outcome #outcome-link")
+    await expect(link).to_be_visible()
+    href = await link.get_attribute("href")
+    assert href and href.startswith(f"/outcomes/{outcome_id}?token="), href
+    async with tracking.expect_navigation():
+        await link.click()
+    await tracking.locator(".oc-star", has_text="5★").click()
+    await tracking.locator('.oc-verdict:has(input[value="satisfied"])').click()
+    await tracking.fill("#comment", "划线以后好停车了，谢谢。")
+    await tracking.locator("#rate-form button[type=submit]").click()
+    await expect(tracking.locator("#rated")).to_contain_text(t("outcomes.rate.thanks"))
+    await expect(tracking.locator('#counts [data-count="total"]')).to_have_text("2")
+    proposed = tracking.locator("#comments .oc-comment", has_text="划线以后好停车了")
+    await expect(proposed).to_contain_text(t("outcomes.proposer"))
+
+    # Staff see the ratings beside the progress.
     await handler.reload()
     await expect(handler.locator('#counts [data-count="basically_satisfied"]')).to_have_text("1")
+    await expect(handler.locator('#counts [data-count="satisfied"]')).to_have_text("1")
     await expect(handler.locator("#staff-comments")).to_contain_text(OPINION)
     assert problems.seen == []
