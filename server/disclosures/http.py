@@ -209,7 +209,13 @@ _CONTENT = obj(
         "region": obj(
             {**_REGION["properties"], "chain": array(string())},
         ),
-        "period": obj({"start": string(format="date-time"), "end": string(format="date-time")}),
+        "period": obj(
+            {
+                "start": string(format="date-time"),
+                "end": string(format="date-time", description="exclusive"),
+                "last_day": string(format="date"),
+            }
+        ),
         "generated_at": string(format="date-time"),
         "counts": _COUNTS,
         "sessions": array(

@@ -188,7 +188,11 @@ def build(month: Month, tz: tzinfo, facts: Facts, generated_at: datetime) -> lis
             "schema": SCHEMA,
             "month": str(month),
             "region": {"id": region.id, "level": region.level, "name": region.name, "chain": chain},
-            "period": {"start": _iso(start, tz), "end": _iso(end, tz)},
+            "period": {
+                "start": _iso(start, tz),
+                "end": _iso(end, tz),  # exclusive
+                "last_day": month.last_day().isoformat(),
+            },
             "generated_at": _iso(generated_at, tz),
             "counts": counts,
             "sessions": held.get(region.id, []),

@@ -54,6 +54,7 @@ async def test_a_month_is_published_for_every_town_and_community(ctx: Context) -
     assert community["period"] == {
         "start": "2026-03-01T00:00+08:00",
         "end": "2026-04-01T00:00+08:00",
+        "last_day": "2026-03-31",
     }
 
     # A one-person topic resolved by its handler: its process and its result.
