@@ -104,6 +104,4 @@ async def seeded_year(ctx: Context, city: City) -> Seed:
             await outcomes.rate_outcome(
                 ctx, oid, score=5, verdict=verdict, device_id=f"neighbour-{n}-{i}"
             )
-    return Seed(
-        admin, host, reviewers, proposed.topic_id, proposed.tracking_token, ids, created.id
-    )
+    return Seed(admin, host, reviewers, proposed.topic_id, proposed.tracking_token, ids, created.id)
