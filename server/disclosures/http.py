@@ -43,8 +43,9 @@ def _filters(request: web.Request) -> dict[str, Any]:
     }
 
 
-def _public(response: web.Response) -> web.Response:
+def _cached(response: web.Response) -> web.Response:
     # Published content never changes; a short cache still lets a new version show soon.
+    # Only the JSON: pages depend on the reader's language (a cookie).
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 
@@ -82,13 +83,13 @@ def _page_context(view: DisclosureView) -> dict[str, Any]:
 @routes.get(r"/disclosures/{disclosure_id:\d+}")
 async def disclosure_page(request: web.Request) -> web.Response:
     view = await actions.get_disclosure(ctx_of(request), _id(request))
-    return _public(render(request, "disclosure.html", _page_context(view)))
+    return render(request, "disclosure.html", _page_context(view))
 
 
 @routes.get(r"/disclosures/{disclosure_id:\d+}/print")
 async def print_page(request: web.Request) -> web.Response:
     view = await actions.get_disclosure(ctx_of(request), _id(request))
-    return _public(render(request, "disclosure_print.html", _page_context(view)))
+    return render(request, "disclosure_print.html", _page_context(view))
 
 
 # --- the API -------------------------------------------------------------------------------
@@ -99,7 +100,7 @@ async def list_api(request: web.Request) -> web.Response:
     f = _filters(request)
     limit = int_param(request.query.get("limit"), "limit", default=PAGE, lo=1, hi=200) or PAGE
     archive = await actions.list_disclosures(ctx_of(request), limit=limit, **f)
-    return _public(
+    return _cached(
         json_response(
             {
                 "disclosures": [i.public() for i in archive.items],
@@ -113,7 +114,7 @@ async def list_api(request: web.Request) -> web.Response:
 @routes.get(r"/api/disclosures/{disclosure_id:\d+}")
 async def get_api(request: web.Request) -> web.Response:
     view = await actions.get_disclosure(ctx_of(request), _id(request))
-    return _public(json_response(view.public()))
+    return _cached(json_response(view.public()))
 
 
 # --- OpenAPI -------------------------------------------------------------------------------

@@ -129,3 +129,12 @@ async def test_no_personal_data_in_any_page_or_api(client: Client) -> None:
             assert secret not in text, secret
     community = await _text(client, f"/api/disclosures/{ids['幸福里社区']}")
     assert "139****5678" in community and "欧***" in community  # scrubbed, not dropped
+
+    # The first version stays, saying it was corrected and where the correction is.
+    first = ids["幸福里社区"]
+    newer = (await disclosures.get_disclosure(ctx, first)).versions[1].id
+    old_page = await _text(client, f"/disclosures/{first}")
+    assert 'id="superseded"' in old_page and f'href="/disclosures/{newer}"' in old_page
+    assert "更正：核对进展" not in old_page
+    new_page = await _text(client, f"/disclosures/{newer}")
+    assert "更正：核对进展" in new_page and 'id="superseded"' not in new_page
