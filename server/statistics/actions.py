@@ -89,6 +89,7 @@ async def build_snapshot(ctx: Context, region_id: int | None) -> dict[str, Any]:
     today = now.astimezone(LOCAL_TZ).date()
     bounds = month_bounds(today, LOCAL_TZ)
     async with ctx.db.read() as session:
+        await store.read_one_snapshot(session)
         scope = await _scope(session, region_id)
         path = scope.path
         head = await store.headline_figures(session, path)
@@ -259,6 +260,7 @@ async def open_figures(ctx: Context) -> dict[str, Any]:
     """The public figures: the headline numbers and satisfaction counts overall, per
     county (and park) and per town."""
     async with ctx.db.read() as session:
+        await store.read_one_snapshot(session)
         regions = await store.list_regions(session, None)
         counts = await store.counts_by_region(session, None)
         verdicts = await store.verdicts_by_region(session, None)

@@ -60,6 +60,14 @@ def _petition_resolved() -> ColumnElement[int]:
     return func.sum(case((and_(Topic.status == RESOLVED, Topic.category == PETITION), 1), else_=0))
 
 
+async def read_one_snapshot(session: AsyncSession) -> None:
+    """Make every following statement of this (fresh) session read the same snapshot, so
+    the panels of one dashboard agree. PostgreSQL's default READ COMMITTED lets each
+    statement see newer commits; SQLite's deferred BEGIN already reads one snapshot."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 # --- regions ----------------------------------------------------------------------------
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.core.auth import Principal
+from server.core.auth import Principal, Role
 from server.core.context import Context
 from server.deliberations.actions import schedule
 from server.outcomes import actions as outcomes
 from server.topics import actions as topics
-from tests.deliberations.helpers import announced, county_dispatcher, key_topics
-from tests.factories import City, make_city, submission
+from tests.deliberations.helpers import announced, key_topics
+from tests.factories import City, make_city, make_staff, submission
 from tests.outcomes.helpers import (
     Resolved,
     Session,
@@ -40,7 +40,8 @@ async def small_city(ctx: Context) -> SmallCity:
     deliberated in one held session, one waiting in the other county. Three evaluations:
     satisfied and unsatisfied on the handler's outcome, basically satisfied on a session's."""
     city = await make_city(ctx)
-    dispatcher = await county_dispatcher(ctx, city)
+    # A distinctive username, so the scan for personal data can look for it.
+    dispatcher = await make_staff(ctx, Role.DISPATCHER, city.county, username="ouyang.paidan")
     resolved = await resolved_by_handler(
         ctx, city, dispatcher, name=NAME, phone=PHONE, consent=True
     )
