@@ -27,6 +27,7 @@ from server.bulletins.model import (
     roll_up,
     with_changes,
 )
+from server.core.audit import record_audit
 from server.core.auth import Principal, Role
 from server.core.clock import LOCAL_TZ
 from server.core.context import Context
@@ -173,7 +174,7 @@ async def publish_bulletin(
     published without ``new_version`` (Conflict); ``new_version`` without a reason of 4
     to 500 characters (ValidationFailed) or for a quarter never published (Conflict).
     Publishers of one quarter are serialised; the unique (quarter, version) constraint
-    backs that up (Conflict)."""
+    backs that up (Conflict). The publication is written to the audit log."""
     if actor.role is not Role.ADMIN:
         raise Forbidden("Only an administrator publishes the quarterly bulletin.")
     when = parse_quarter(quarter)
@@ -217,6 +218,14 @@ async def publish_bulletin(
                 "published_at": now,
                 "published_by_id": actor.user_id,
             },
+        )
+        record_audit(
+            session,
+            at=now,
+            actor_id=actor.user_id,
+            action="bulletin.publish",
+            target=f"bulletin:{key}",
+            detail={"version": latest + 1, "reason": why},
         )
     return PublishResult(key, latest + 1, why, now)
 

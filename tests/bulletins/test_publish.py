@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from server.accounts import actions as accounts
 from server.bulletins import actions
 from server.core.auth import Role
 from server.core.clock import FakeClock
@@ -66,6 +67,20 @@ async def test_a_new_version_needs_a_reason_and_keeps_the_old(
     )
     assert done.version == 2 and done.reason == "更正科创街道的数据"
     assert await versions(ctx, "2026-Q2") == [2, 1]
+    audit = [
+        (e.action, e.target, e.detail, e.actor_id)
+        for e in await accounts.audit_log(ctx, w.admin)
+        if e.action == "bulletin.publish"
+    ]
+    assert audit == [
+        (
+            "bulletin.publish",
+            "bulletin:2026-Q2",
+            {"version": 2, "reason": "更正科创街道的数据"},
+            w.admin.user_id,
+        ),
+        ("bulletin.publish", "bulletin:2026-Q2", {"version": 1, "reason": ""}, w.admin.user_id),
+    ]
     old = await actions.get_bulletin(ctx, "2026-Q2", 1)
     assert (old.version, old.latest, old.reason, old.published_at) == (1, False, "", clock_before)
     new = await actions.get_bulletin(ctx, "2026-Q2")
@@ -93,6 +108,9 @@ async def test_refusals_write_nothing(ctx: Context, clock: FakeClock) -> None:
         await actions.staff_quarters(ctx, dispatcher)
     for quarter in ("2026-Q1", "2026-Q2"):
         assert await versions(ctx, quarter) == []
+    assert not [
+        e for e in await accounts.audit_log(ctx, w.admin) if e.action.startswith("bulletin")
+    ]
     assert [i.quarter for i in await actions.list_bulletins(ctx)] == ["2026-Q3"]
 
 
