@@ -234,6 +234,7 @@ async def test_minutes_published_progress_recorded_and_the_public_rates_once(
     await expect(host.locator("#public-minutes")).to_have_attribute(
         "href", f"/minutes/{session_id}"
     )
+    await host.screenshot(path="/tmp/browser-minutes-published.png", full_page=True)
     outcome_link = _topic_form(host, topic_ids[0]).locator('a[href^="/outcomes/"]')
     outcome_path = await outcome_link.get_attribute("href")
     assert outcome_path
@@ -258,6 +259,7 @@ async def test_minutes_published_progress_recorded_and_the_public_rates_once(
     update = handler.locator("#updates .oc-update", has_text=PROGRESS)
     await expect(update).to_contain_text("40%")
     await _loaded(update.locator("img"))
+    await handler.screenshot(path="/tmp/browser-outcome-staff.png", full_page=True)
 
     # A neighbour on a phone reads the public minutes and follows the topic to its outcome.
     neighbour = await (await new_context("neighbour", **PHONE)).new_page()
@@ -297,6 +299,7 @@ async def test_minutes_published_progress_recorded_and_the_public_rates_once(
     await expect(neighbour.locator("#rate")).to_have_text("100.0%")
     await expect(neighbour.locator("#score-average")).to_have_text("4.0")
     await expect(neighbour.locator("#comments .oc-comment", has_text=OPINION)).to_have_count(1)
+    await neighbour.screenshot(path="/tmp/browser-outcome-phone.png", full_page=True)
 
     # Again from the same phone, after a reload: refused, and the page says so.
     await neighbour.reload()
