@@ -135,7 +135,7 @@ async def publish_disclosures(
 
 
 async def _read_facts(session: Any, start: datetime, end: datetime) -> Facts:
-    ids = store.month_topic_ids(start, end)
+    ids = await store.month_topic_set(session, start, end)
     regions = [RegionRow(*r) for r in await store.list_regions(session)]
     topics = [
         TopicRow(

@@ -11,7 +11,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Select, TypeDecorator, and_, bindparam, func, insert, or_, select, text
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Integer,
+    Select,
+    TypeDecorator,
+    and_,
+    any_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -65,7 +80,7 @@ async def list_regions(session: AsyncSession) -> list[tuple[int, str, str, str]]
     return [(r[0], str(r[1]), r[2], r[3]) for r in rows.all()]
 
 
-def month_topic_ids(start: datetime, end: datetime) -> Select[tuple[int]]:
+def month_topic_ids(start: datetime, end: datetime) -> Select[Any]:
     """The topics dispatched or handled in [start, end): a public event that
     ``model.qualifies``, or a progress update on the topic's published outcome."""
     moves = and_(
@@ -93,10 +108,30 @@ def month_topic_ids(start: datetime, end: datetime) -> Select[tuple[int]]:
             OutcomeUpdate.at < end,
         )
     )
-    return select(Topic.id).where(or_(Topic.id.in_(by_event), Topic.id.in_(by_progress)))  # type: ignore[return-value]
+    return select(Topic.id).where(or_(Topic.id.in_(by_event), Topic.id.in_(by_progress)))
 
 
-async def month_topics(session: AsyncSession, ids: Select[tuple[int]]) -> Sequence[Any]:
+TopicIds = Select[Any] | list[int]
+
+
+async def month_topic_set(session: AsyncSession, start: datetime, end: datetime) -> TopicIds:
+    """The month's topics for the queries below. PostgreSQL runs the selection once and
+    the others take its ids as one array parameter; SQLite (no arrays) reuses the
+    subquery in each."""
+    ids = month_topic_ids(start, end)
+    if session.get_bind().dialect.name != "postgresql":
+        return ids
+    rows = await session.execute(ids)
+    return [r[0] for r in rows.all()]
+
+
+def _among(column: Any, ids: TopicIds) -> ColumnElement[bool]:
+    if isinstance(ids, list):
+        return column == any_(bindparam("topic_ids", ids, type_=ARRAY(Integer)))  # type: ignore[no-any-return]
+    return column.in_(ids)  # type: ignore[no-any-return]
+
+
+async def month_topics(session: AsyncSession, ids: TopicIds) -> Sequence[Any]:
     """The topics with their room, the room's region path and the responsible unit's
     name. The submitter's name and phone come along only so that public text can be
     scrubbed of them; they are never written to a disclosure."""
@@ -119,15 +154,13 @@ async def month_topics(session: AsyncSession, ids: Select[tuple[int]]) -> Sequen
         .join(Room, Room.id == Topic.room_id)
         .join(Region, Region.id == Room.region_id)
         .outerjoin(Unit, Unit.id == Topic.unit_id)
-        .where(Topic.id.in_(ids))
+        .where(_among(Topic.id, ids))
         .order_by(Topic.id)
     )
     return rows.all()
 
 
-async def month_events(
-    session: AsyncSession, ids: Select[tuple[int]], end: datetime
-) -> Sequence[Any]:
+async def month_events(session: AsyncSession, ids: TopicIds, end: datetime) -> Sequence[Any]:
     """Public events of the topics before ``end``: (topic id, at, kind, from, to, note),
     in order."""
     rows = await session.execute(
@@ -139,22 +172,20 @@ async def month_events(
             TopicEvent.to_status,
             TopicEvent.note,
         )
-        .where(TopicEvent.topic_id.in_(ids), TopicEvent.public.is_(True), TopicEvent.at < end)
+        .where(_among(TopicEvent.topic_id, ids), TopicEvent.public.is_(True), TopicEvent.at < end)
         .order_by(TopicEvent.topic_id, TopicEvent.at, TopicEvent.id)
     )
     return rows.all()
 
 
-async def topic_sessions(
-    session: AsyncSession, ids: Select[tuple[int]], end: datetime
-) -> Sequence[Any]:
+async def topic_sessions(session: AsyncSession, ids: TopicIds, end: datetime) -> Sequence[Any]:
     """(topic id, session id, title, started at) of sessions held before ``end`` with
     the topic on their agenda."""
     rows = await session.execute(
         select(AgendaItem.topic_id, Deliberation.id, Deliberation.title, Deliberation.started_at)
         .join(Deliberation, Deliberation.id == AgendaItem.deliberation_id)
         .where(
-            AgendaItem.topic_id.in_(ids),
+            _among(AgendaItem.topic_id, ids),
             Deliberation.status.in_(HELD),
             Deliberation.started_at.is_not(None),
             Deliberation.started_at < end,
@@ -164,9 +195,7 @@ async def topic_sessions(
     return rows.all()
 
 
-async def topic_outcomes(
-    session: AsyncSession, ids: Select[tuple[int]], end: datetime
-) -> Sequence[Any]:
+async def topic_outcomes(session: AsyncSession, ids: TopicIds, end: datetime) -> Sequence[Any]:
     """Outcomes published before ``end``: (topic id, outcome id, source, decision, unit
     name, lead, due on, published at, completed at)."""
     rows = await session.execute(
@@ -183,7 +212,7 @@ async def topic_outcomes(
         )
         .outerjoin(Unit, Unit.id == Outcome.unit_id)
         .where(
-            Outcome.topic_id.in_(ids),
+            _among(Outcome.topic_id, ids),
             Outcome.status == OutcomeStatus.PUBLISHED,
             Outcome.published_at < end,
         )
@@ -191,9 +220,7 @@ async def topic_outcomes(
     return rows.all()
 
 
-async def outcome_updates(
-    session: AsyncSession, ids: Select[tuple[int]], end: datetime
-) -> Sequence[Any]:
+async def outcome_updates(session: AsyncSession, ids: TopicIds, end: datetime) -> Sequence[Any]:
     """Progress updates before ``end`` on the topics' outcomes: (outcome id, at, percent,
     note), in order."""
     rows = await session.execute(
@@ -201,7 +228,7 @@ async def outcome_updates(
             OutcomeUpdate.outcome_id, OutcomeUpdate.at, OutcomeUpdate.percent, OutcomeUpdate.note
         )
         .join(Outcome, Outcome.id == OutcomeUpdate.outcome_id)
-        .where(Outcome.topic_id.in_(ids), OutcomeUpdate.at < end)
+        .where(_among(Outcome.topic_id, ids), OutcomeUpdate.at < end)
         .order_by(OutcomeUpdate.outcome_id, OutcomeUpdate.at, OutcomeUpdate.id)
     )
     return rows.all()
