@@ -9,9 +9,9 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestClient
 
-from server.core.auth import token_digest
+from server.core.auth import Role, token_digest
 from tests.awards.helpers import DEVICE, NAME, PHONE, seeded_year
-from tests.factories import City
+from tests.factories import City, make_staff
 from tests.http_helpers import Staff, ctx_of, login
 
 Client = TestClient[Any, Any]
@@ -176,3 +176,66 @@ async def test_public_pages_and_refusals(client: Client, city: City) -> None:
     )
     assert not_open.status == 404
     assert (await client.get("/staff/awards", allow_redirects=False)).status == 302
+
+
+async def test_staff_nominations_withdrawals_and_lists_over_http(
+    client: Client, city: City
+) -> None:
+    ctx = ctx_of(client)
+    await make_staff(ctx, Role.ADMIN, city.city, username="cityadmin")
+    await make_staff(ctx, Role.ROOM_CHIEF, city.community, username="chief")
+    admin = await login(client, "cityadmin")
+    chief = await login(client, "chief")
+    await admin.post("/api/staff/awards", json={"year": 2026, "excellent": 3, "best": 1})
+    reasons = "议事室每月开展协商活动，群众参与度高。"
+    base = "/api/staff/awards/2026"
+    no_org = await chief.post(
+        f"{base}/nominations", json={"kind": "room", "room_id": city.room.id, "reasons": reasons}
+    )
+    assert no_org.status == 400 and set((await error(no_org))["fields"]) == {"organisation"}
+    made = await chief.post(
+        f"{base}/nominations",
+        json={
+            "kind": "room",
+            "room_id": city.room.id,
+            "organisation": "城南街道",
+            "reasons": reasons,
+        },
+    )
+    assert made.status == 201, await made.text()
+    room_nomination = (await made.json())["id"]
+    other = await chief.post(
+        f"{base}/nominations",
+        json={
+            "kind": "room",
+            "room_id": city.other_room.id,
+            "organisation": "科创街道",
+            "reasons": reasons,
+        },
+    )
+    other_id = (await other.json())["id"]
+    # A room chief nominates but does not decide.
+    assert (await chief.post(f"{base}/nominations/{room_nomination}/accept", json={})).status == 403
+    short = await admin.post(f"{base}/nominations/{other_id}/decline", json={"reason": "否"})
+    assert short.status == 400 and set((await error(short))["fields"]) == {"reason"}
+    declined = await admin.post(
+        f"{base}/nominations/{other_id}/decline", json={"reason": "年内未开展活动"}
+    )
+    assert declined.status == 200
+    accepted = await admin.post(f"{base}/nominations/{room_nomination}/accept", json={})
+    candidate = (await accepted.json())["candidate_id"]
+    assert (await admin.post(f"{base}/nominations/9999/accept", json={})).status == 404
+    no_reason = await admin.post(f"{base}/candidates/{candidate}/withdraw", json={})
+    assert no_reason.status == 400
+    withdrawn = await admin.post(
+        f"{base}/candidates/{candidate}/withdraw", json={"reason": "推荐材料有误"}
+    )
+    assert withdrawn.status == 200
+    page = await (await admin.get("/staff/awards/2026")).text()
+    assert "推荐材料有误" in page and "年内未开展活动" in page and 'data-form="nominate"' in page
+    mine = await (await chief.get("/api/staff/awards")).json()
+    assert mine == {"rounds": []}  # not a reviewer
+    every = await (await admin.get("/api/staff/awards")).json()
+    assert [r["year"] for r in every["rounds"]] == [2026]
+    chief_page = await (await chief.get("/staff/awards")).text()
+    assert 'id="award-open"' not in chief_page
