@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, select
 
@@ -199,3 +201,17 @@ async def test_a_correction_is_a_new_version_with_its_reason(ctx: Context) -> No
     first_version = await awards.published_awards(ctx, YEAR, 1)
     assert not first_version.latest
     assert len(first_version.data["kinds"]["room"]["excellent"]) == 2
+
+
+async def test_the_same_reviewer_scoring_at_once_keeps_one_score(ctx: Context) -> None:
+    city = await make_city(ctx)
+    r = await review_of(ctx, city, rooms_n=1)
+    (candidate,) = r.candidate_ids
+    reviewer = r.reviewers[0]
+    results = await asyncio.gather(
+        *(awards.score_candidate(ctx, reviewer, YEAR, candidate, score=s) for s in (60, 70, 80)),
+        return_exceptions=True,
+    )
+    assert not [x for x in results if isinstance(x, BaseException)]
+    (kept,) = await _scores(ctx)
+    assert kept[:2] == (candidate, reviewer.user_id) and kept[2] in (60, 70, 80)
