@@ -52,7 +52,7 @@
     charts.trend.setOption({
       color: COLORS, textStyle, tooltip: { trigger: "axis" },
       legend: { textStyle, top: 0 },
-      grid: { left: 40, right: 16, top: 36, bottom: 28 },
+      grid: { containLabel: true, left: 8, right: 16, top: 36, bottom: 8 },
       xAxis: { type: "category", data: snap.trend.months, ...axis },
       yAxis: { type: "value", minInterval: 1, ...axis },
       series: ["received", "resolved", "sessions"].map((s) => ({
@@ -68,7 +68,7 @@
 
     charts.subjects.setOption({
       color: COLORS, textStyle, tooltip: { trigger: "axis" },
-      grid: { left: 90, right: 16, top: 8, bottom: 24 },
+      grid: { containLabel: true, left: 8, right: 16, top: 8, bottom: 8 },
       xAxis: { type: "value", minInterval: 1, ...axis },
       yAxis: { type: "category", inverse: true, data: snap.subjects.map((s) => label("subject", s.subject)), ...axis },
       series: [{ type: "bar", data: snap.subjects.map((s) => s.topics) }],
@@ -77,7 +77,7 @@
     charts.regions.setOption({
       color: COLORS, textStyle, tooltip: { trigger: "axis" },
       legend: { textStyle, top: 0 },
-      grid: { left: 40, right: 16, top: 36, bottom: 40 },
+      grid: { containLabel: true, left: 8, right: 16, top: 36, bottom: 8 },
       xAxis: { type: "category", data: snap.children.map((c) => c.name), ...axis, axisLabel: { color: "#b0bec5", interval: 0, rotate: snap.children.length > 6 ? 30 : 0 } },
       yAxis: { type: "value", minInterval: 1, ...axis },
       series: [
