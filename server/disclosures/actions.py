@@ -155,10 +155,7 @@ async def _read_facts(session: Any, start: datetime, end: datetime) -> Facts:
         )
         for r in await store.month_topics(session, ids)
     ]
-    events = [
-        EventRow(r[0], r[1], str(r[2]), None if r[3] is None else str(r[3]), str(r[4]), r[5] or "")
-        for r in await store.month_events(session, ids, end)
-    ]
+    events = [EventRow(*r) for r in await store.month_events(session, ids, end)]
     sessions = [SessionRow(*r) for r in await store.topic_sessions(session, ids, end)]
     outcomes = [
         OutcomeRow(r[0], r[1], str(r[2]), r[3], r[4], r[5] or "", r[6], r[7], r[8])
