@@ -19,12 +19,7 @@ from server.core.errors import NotFound
 from server.outcomes.model import Flag, Satisfaction, outcome_flag
 from server.rooms.tables import Region
 from server.statistics import store
-from server.statistics.model import (
-    child_of,
-    month_bounds,
-    month_starts,
-    path_ids,
-)
+from server.statistics.model import child_of, month_bounds, month_starts, path_ids
 
 SNAPSHOT_SECONDS = 5.0  # one computation per region per process at most this often
 UNCLASSIFIED = "unclassified"

@@ -15,10 +15,7 @@ from server.core.i18n import translate
 from server.statistics import store
 from server.statistics.actions.dashboard import UNCLASSIFIED
 from server.statistics.actions.open_data import region_names
-from server.statistics.model import (
-    DEFAULT_REQUEST_DAYS,
-    mask_phones,
-)
+from server.statistics.model import DEFAULT_REQUEST_DAYS, mask_phones
 from server.topics.classify import CATEGORIES, SUBJECTS
 from server.topics.model import OPEN_STATES, TopicStatus
 

@@ -17,10 +17,7 @@ from server.core.context import Context
 from server.outcomes.model import Satisfaction, outcome_flag
 from server.statistics import store
 from server.statistics.actions.dashboard import sat_json
-from server.statistics.model import (
-    path_ids,
-    roll_up,
-)
+from server.statistics.model import path_ids, roll_up
 
 # --- open data: figures -------------------------------------------------------------------
 
