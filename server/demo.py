@@ -99,6 +99,9 @@ TOPICS = [
 ]
 
 
+# The topics raised two months before the demo starts (the others are new today).
+HISTORY = frozenset(range(1, 7))
+
 # The demo room's first topic, escalated to a key topic (提级督办), on a session announced
 # for tomorrow evening (协商议事会): the live room's pages (/host, /watch) have one to show.
 SESSION_LEAD = "清河区住房和城乡建设局"
@@ -180,13 +183,13 @@ async def load_demo(ctx: Context) -> DemoResult:
         )
         logins.append({"username": username, "password": created.one_time_password, "role": role})
         user_ids[username] = created.user.id
-    # The first topic is raised today; the others two months ago, so the demo has a history
-    # (resolved topics, a session's published outcome, ratings) for the public boards.
+    # Most topics were raised two months ago, so the demo has a history (resolved topics,
+    # a session's published outcome, ratings) for the public boards; the rest today.
     past = replace(ctx, clock=FakeClock(ctx.clock.now() - timedelta(days=62)))
     submitted = []
     for i, (title, description, kind) in enumerate(TOPICS):
         done = await topics.submit_topic(
-            past if i else ctx,
+            past if i in HISTORY else ctx,
             Submission(title=title, description=description, kind=kind),
             [],
             room_code=(await rooms.get_room(ctx, None, room_ids[i % 3]))[0].code,
@@ -217,6 +220,7 @@ async def load_demo(ctx: Context) -> DemoResult:
         unit_id=unit_ids["城南街道办事处"],
     )
     await _history(past, admin, handler, room_ids[0], submitted, unit_ids)
+    await _follow_up(ctx, submitted[3])
     session_id = await _announced_session(ctx, admin, room_ids[0], submitted[0], unit_ids)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -253,9 +257,9 @@ async def _history(
 ) -> None:
     """Two months of work on the older topics, on a clock that starts after they were
     raised: street lights and waste sorting resolved by the town's handler and rated; the
-    school gate resolved, then reopened by its unsatisfied proposer (回访); the lift
-    deliberated in a session whose outcome is published and 40 % done; the rest accepted
-    or dispatched."""
+    school gate resolved; the lift deliberated in a session whose outcome is published and
+    40 % done; the rest accepted or sent to the county relay. Nothing is left overdue
+    for the town's handler, whose work the demo starts clean."""
     clock: FakeClock = past.clock  # type: ignore[assignment]
     results = {
         5: "已更换沿河步道 8 盏路灯，并安排每周巡查。",
@@ -287,15 +291,16 @@ async def _history(
             comment=comment,
             device_id=f"neighbour-{i}-{score}",
         )
-    school = await outcome_actions.outcome_for_topic(past, submitted[3])
-    assert school is not None
-    await outcome_actions.rate_outcome(
-        past, school, score=2, verdict="unsatisfied", comment="停车带只设了一边", device_id="demo-3"
+    await topics.move_topic(past, admin, submitted[4], TopicStatus.ACCEPTED, version=1)
+    await topics.route_topic(
+        past, admin, submitted[4], version=2, unit_id=unit_ids["清河区县区中转中心"]
     )
-    await _to_town(past, admin, submitted[4], unit_ids)
     await topics.move_topic(past, admin, submitted[2], TopicStatus.ACCEPTED, version=1)
     # The lift: escalated, deliberated, its outcome published and under way.
     version = await _to_town(past, admin, submitted[1], unit_ids)
+    await handling.record_contact(
+        past, handler, submitted[1], method="visit", note="上门了解3号楼住户意愿"
+    )
     await topics.move_topic(
         past, admin, submitted[1], TopicStatus.ESCALATED, version=version, lead=SESSION_LEAD
     )
@@ -349,6 +354,16 @@ async def _history(
     view = await outcome_actions.staff_outcome(past, admin, lift)
     await outcome_actions.add_progress(
         past, admin, lift, version=view.version, percent=40, note="审批已通过，施工单位已进场。"
+    )
+
+
+async def _follow_up(ctx: Context, topic_id: int) -> None:
+    """Today, the school gate's proposer is not satisfied: the topic is reopened for
+    follow-up (回访), its new deadline running from now."""
+    school = await outcome_actions.outcome_for_topic(ctx, topic_id)
+    assert school is not None
+    await outcome_actions.rate_outcome(
+        ctx, school, score=2, verdict="unsatisfied", comment="停车带只设了一边", device_id="demo-3"
     )
 
 

@@ -23,6 +23,7 @@ from aiohttp.test_utils import TestClient
 
 from server.accounts import actions as accounts
 from server.accounts.model import UnitKind
+from server.awards import actions as awards
 from server.bulletins import actions as bulletins
 from server.core.auth import Role
 from server.core.clock import FakeClock
@@ -151,6 +152,17 @@ async def _seed(client: TestClient[Any, Any], city: City) -> dict[str, str]:
     clock.advance(timedelta(days=60))  # the quarter has ended: its bulletin is published
     quarter = f"{clock.now().year}-Q{(clock.now().month - 1) // 3}"
     await bulletins.publish_bulletin(ctx, admin, quarter)
+    year = clock.now().year  # 十佳百优, with the proposer among the residents
+    await awards.open_round(ctx, admin, year, excellent=3, best=1)
+    await awards.appoint_reviewer(ctx, admin, year, username=admin.username)
+    await awards.generate_candidates(ctx, admin, year)
+    detail = await awards.round_detail(ctx, admin, year)
+    for items in detail["candidates"].values():
+        for candidate in items:
+            await awards.score_candidate(ctx, admin, year, candidate["id"], score=90)
+    assert any(c["title"].startswith(RESIDENT_NAME[0]) for c in detail["candidates"]["resident"])
+    await awards.close_review(ctx, admin, year)
+    await awards.publish_awards(ctx, admin, year)
     return {
         "resident name": RESIDENT_NAME,
         "resident phone": RESIDENT_PHONE,
@@ -253,9 +265,11 @@ async def test_no_public_output_holds_personal_data(
         "/open311/v2/requests.json",
         "/bulletins",
         "/deliberations",
+        "/awards",
     ):
         assert any(p == expected or p.startswith(expected + "?") for p in ok), expected
     assert any(re.fullmatch(r"/outcomes/\d+", p) for p in ok)
     assert any(re.fullmatch(r"/disclosures/\d+/print", p) for p in ok)
     assert any(re.fullmatch(r"/minutes/\d+", p) for p in ok)
+    assert any(re.fullmatch(r"/awards/\d{4}", p) for p in ok)
     assert any(re.fullmatch(r"/open311/v2/requests/[A-Z0-9-]+\.json", p) for p in ok)

@@ -110,9 +110,10 @@ def plan_for_move(current: TopicStatus | None, target: TopicStatus) -> Plan:
     Accepting, rejecting or merging a new topic is the decision the accept stage asks
     for. Assigning to a town or department starts first contact and resolution for that
     unit; sending it back to a relay drops them. Escalation replaces the individual
-    resolution deadline with the escalated one (contact still stands). Resolving ends
-    resolution; a rejected or merged topic drops what is left. Reopening starts
-    resolution again.
+    resolution deadline with the escalated one (contact still stands). Publishing a
+    session's outcome (deliberated → implementing) ends the escalated stage: the outcome's
+    due date supervises from there. Resolving ends resolution; a rejected or merged topic
+    drops what is left. Reopening starts resolution again.
     """
     done: set[Stage] = set()
     if current is S.SUBMITTED:
@@ -126,6 +127,10 @@ def plan_for_move(current: TopicStatus | None, target: TopicStatus) -> Plan:
     if target is S.ESCALATED:
         drop = frozenset({Stage.RESOLVE_INDIVIDUAL})
         return Plan(frozenset(done), drop, (Stage.RESOLVE_ESCALATED,))
+    if current is S.DELIBERATED and target is S.IMPLEMENTING:
+        # The session's outcome is published with its own due date, which supervises the
+        # work from here (the outcome reminders): the escalated stage did its job.
+        return Plan(frozenset({Stage.RESOLVE_ESCALATED}))
     if target is S.RESOLVED:
         done |= {Stage.RESOLVE_INDIVIDUAL, Stage.RESOLVE_ESCALATED}
         return Plan(frozenset(done), _ALL - done)

@@ -13,6 +13,7 @@ from server.deliberations.actions import schedule
 from server.deliberations.model import DeliberationStatus
 from server.outcomes import actions as outcomes
 from server.outcomes.actions import OutcomeInput
+from server.topics import actions as topics
 from server.topics.model import TopicStatus
 from tests.deliberations.helpers import announced, county_dispatcher, key_topics, topic_status
 from tests.factories import make_city, make_staff
@@ -174,3 +175,16 @@ async def test_publish_helper_round_trip(ctx: Context) -> None:
     s = await ended_session(ctx, city, host, n=1)
     view = await publish(ctx, s)
     assert view.status == "published" and len(await outcome_ids(ctx, s)) == 1
+
+
+async def test_a_published_outcome_takes_over_the_escalated_deadline(ctx: Context) -> None:
+    city = await make_city(ctx)
+    host = await county_dispatcher(ctx, city)
+    s = await ended_session(ctx, city, host, n=1)
+    before = await topics.topic_detail(ctx, host, s.topic_ids[0])
+    (escalated,) = [d for d in before.deadlines if d.stage == "resolve_escalated"]
+    assert escalated.closed_at is None
+    await publish(ctx, s)
+    after = await topics.topic_detail(ctx, host, s.topic_ids[0])
+    (closed,) = [d for d in after.deadlines if d.stage == "resolve_escalated"]
+    assert (closed.closed_at, closed.outcome) == (ctx.clock.now(), "met")
