@@ -114,8 +114,10 @@ def make_settings(tmp_path: Path, database_url: str, **overrides: str) -> Settin
         "MASHANGYI_DATABASE_URL": database_url,
         "MASHANGYI_PUBLIC_BASE_URL": "https://msy.example.cn",
         "MASHANGYI_SECRET_KEY": "x" * 40,
-        # Tests run the reminder sweep themselves, after moving the clock.
+        # Tests run the reminder sweep themselves, after moving the clock, and publish
+        # monthly disclosures themselves.
         "MASHANGYI_REMINDER_SECONDS": "0",
+        "MASHANGYI_DISCLOSURE_CHECK_SECONDS": "0",
     }
     env.update({f"MASHANGYI_{name}": value for name, value in overrides.items()})
     return Settings.from_env(env, base_dir=tmp_path)
