@@ -413,7 +413,12 @@ async def explain_reports(ctx: Context) -> dict[str, Any]:
     and 6th execution), and the slowest statements, to show which query dominates."""
     out: dict[str, Any] = {}
     for name, statements in STATEMENTS.items():
-        plans = await explain(ctx, statements)
+        plans = []
+        for sql, params in statements:  # one at a time: a failed EXPLAIN spoils no other
+            try:
+                plans += await explain(ctx, [(sql, _array_literals(params))])
+            except Exception as exc:
+                plans.append({"sql": sql.strip(), "error": repr(exc)})
         slowest = sorted(
             (
                 {"sql": " ".join(p["sql"].split())[:200], "ms": max(p["ms_by_execution"])}
@@ -428,6 +433,17 @@ async def explain_reports(ctx: Context) -> dict[str, Any]:
             for x in slowest[:3]:
                 print(f"    {x['ms']:8.1f} ms  {x['sql'][:100]}", flush=True)
     return out
+
+
+def _array_literals(params: Any) -> Any:
+    """A list bound to ``= ANY($n)`` as PostgreSQL's array literal, which ``explain`` can
+    quote like any string (it binds parameters as literals)."""
+    if not isinstance(params, list | tuple):
+        return params
+    return type(params)(
+        "{" + ",".join(str(v) for v in p) + "}" if isinstance(p, list | tuple) else p
+        for p in params
+    )
 
 
 async def section(
