@@ -116,6 +116,8 @@ class Evaluation(Base):
     __table_args__ = (
         UniqueConstraint("outcome_id", "identity_key"),
         Index("ix_evaluations_created_at", "created_at"),
+        # Satisfaction by region counts verdicts per outcome: an index-only scan.
+        Index("ix_evaluations_outcome_id_verdict", "outcome_id", "verdict"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

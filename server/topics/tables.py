@@ -30,6 +30,11 @@ class Topic(Base):
         Index("ix_topics_status_id", "status", "id"),
         # The similar-topic index catches up on changes made by other processes.
         Index("ix_topics_updated_at", "updated_at"),
+        # The dashboard's city-wide counts read these columns only: index-only scans
+        # instead of reading every topic's text (benchmarks/reports.py).
+        Index("ix_topics_created_at_region_id", "created_at", "region_id"),
+        Index("ix_topics_region_id_status_category", "region_id", "status", "category"),
+        Index("ix_topics_category_subject_status", "category", "subject", "status", "region_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -88,6 +93,11 @@ class TopicEvent(Base):
     """Append-only: who moved the topic from what to what, when, and why."""
 
     __tablename__ = "topic_events"
+    # The dashboard's monthly "resolved" series reads resolving moves by time, from the
+    # index alone.
+    __table_args__ = (
+        Index("ix_topic_events_to_status_at", "to_status", "at", "kind", "topic_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), index=True)

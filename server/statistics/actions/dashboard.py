@@ -33,6 +33,7 @@ class Scope:
     region: Region | None  # None: every region (several roots)
     crumbs: list[Region]  # from the root down to the region itself
     children: list[Region]
+    everything: bool = False  # the region is the only root: its subtree is every row
 
     @property
     def path(self) -> str | None:
@@ -44,21 +45,21 @@ def _region_json(region: Region) -> dict[str, Any]:
 
 
 async def _scope(session: AsyncSession, region_id: int | None) -> Scope:
+    roots = await store.list_root_regions(session)
     if region_id is None:
-        roots = await store.list_root_regions(session)
         if len(roots) != 1:
-            return Scope(None, [], roots)
+            return Scope(None, [], roots, everything=True)
         region: Region | None = roots[0]
     else:
         region = await store.get_region(session, region_id)
         if region is None:
             raise NotFound("No such region.")
     assert region is not None
-    subtree = await store.list_regions(session, region.path)
-    children = [r for r in subtree if r.parent_id == region.id]
+    everything = len(roots) == 1 and region.parent_id is None
+    children = await store.child_regions(session, region.id)
     above = {r.id: r for r in await store.regions_by_ids(session, path_ids(region.path))}
     crumbs = [above[i] for i in path_ids(region.path) if i in above]
-    return Scope(region, crumbs, sorted(children, key=lambda r: r.name))
+    return Scope(region, crumbs, sorted(children, key=lambda r: r.name), everything)
 
 
 def sat_json(counts: dict[str, int]) -> dict[str, object]:
@@ -77,17 +78,17 @@ async def build_snapshot(ctx: Context, region_id: int | None) -> dict[str, Any]:
         await store.read_one_snapshot(session)
         scope = await _scope(session, region_id)
         path = scope.path
-        head = await store.headline_figures(session, path)
-        trend_rows = await store.monthly_trend(session, path, bounds)
-        pairs = await store.category_counts(session, path)
-        by_region = await store.counts_by_region(session, path)
-        verdicts = await store.verdicts_by_region(session, path)
-        deadlines = await store.overdue_deadlines(session, path, now)
-        due = await store.outcome_due_counts(session, path)
-        live = await store.list_live_sessions(session, path)
-        subtree = await store.list_regions(session, path)
+        # The one root's subtree is everything: no subtree test in any statement.
+        where = None if scope.everything else path
+        trend_rows = await store.monthly_trend(session, where, bounds)
+        pairs = await store.category_counts(session, where)
+        by_region = await store.counts_by_region(session, where)
+        verdicts = await store.verdicts_by_region(session, where)
+        deadlines = await store.overdue_deadlines(session, where, now)
+        due = await store.outcome_due_counts(session, where)
+        live = await store.list_live_sessions(session, where)
+        paths = await store.region_paths(session, where)
 
-    paths = {r.id: r.path for r in subtree}
     children: dict[int, dict[str, Any]] = {
         c.id: {
             **_region_json(c),
@@ -99,6 +100,13 @@ async def build_snapshot(ctx: Context, region_id: int | None) -> dict[str, Any]:
         }
         for c in scope.children
     }
+    # The headline figures are the regions' counts summed (docs/statistics.md).
+    head = store.Headline(
+        topics_collected=sum(r.topics for r in by_region),
+        sessions_held=sum(r.sessions for r in by_region),
+        petition_risks_defused=sum(r.petition_resolved for r in by_region),
+        livelihood_solved=sum(r.resolved for r in by_region),
+    )
     for row in by_region:
         child = children.get(child_of(path, paths.get(row.region_id, "")) or 0)
         if child is not None:
