@@ -200,6 +200,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# The collector's thresholds `serve` runs with (see _tune_gc); benchmarks use them too.
+SERVE_GC_THRESHOLDS = (50_000, 20, 10)
+
+
 def _tune_gc(app: web.Application) -> None:
     """Keep the cyclic garbage collector from pausing a busy server for half a second.
 
@@ -211,7 +215,7 @@ def _tune_gc(app: web.Application) -> None:
     live room's p99 (benchmarks/README.md). A larger first threshold lets that short-lived
     churn die by reference counting before any collection sees it; what the server loaded
     at startup is frozen out of later collections."""
-    gc.set_threshold(50_000, 20, 10)
+    gc.set_threshold(*SERVE_GC_THRESHOLDS)
 
     async def freeze(_app: web.Application) -> None:
         gc.collect()
