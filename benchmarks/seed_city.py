@@ -599,6 +599,7 @@ class Planner:
         device = hashlib.sha256(f"{p.values['tracking_digest']}:{who}".encode()).hexdigest()
         p.evaluations.append(
             {
+                "region_id": p.values["region_id"],
                 "identity_key": "proposer" if proposer else "device:" + device[:40],
                 "proposer": proposer,
                 "score": score,

@@ -116,12 +116,16 @@ class Evaluation(Base):
     __table_args__ = (
         UniqueConstraint("outcome_id", "identity_key"),
         Index("ix_evaluations_created_at", "created_at"),
-        # Satisfaction by region counts verdicts per outcome: an index-only scan.
         Index("ix_evaluations_outcome_id_verdict", "outcome_id", "verdict"),
+        # Satisfaction by region (the dashboard, open data) from this index alone.
+        Index("ix_evaluations_region_id_verdict", "region_id", "verdict"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     outcome_id: Mapped[int] = mapped_column(ForeignKey("outcomes.id"), index=True)
+    # The rated topic's region (a topic's region never changes), so satisfaction by region
+    # is read without joining outcomes and topics.
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
     identity_key: Mapped[str] = mapped_column(String(80))
     proposer: Mapped[bool] = mapped_column(Boolean, default=False)
     score: Mapped[int] = mapped_column(Integer)

@@ -123,6 +123,7 @@ async def rate_outcome(
                 raise Conflict("You have already rated this outcome.")
             evaluation = Evaluation(
                 outcome_id=outcome.id,
+                region_id=topic.region_id,
                 identity_key=key,
                 proposer=proposer,
                 score=value,

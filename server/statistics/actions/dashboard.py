@@ -17,6 +17,7 @@ from server.core.clock import LOCAL_TZ
 from server.core.context import Context
 from server.core.errors import NotFound
 from server.outcomes.model import Flag, Satisfaction, outcome_flag
+from server.rooms.model import RegionLevel
 from server.rooms.tables import Region
 from server.statistics import store
 from server.statistics.model import child_of, month_bounds, month_starts, path_ids
@@ -83,7 +84,12 @@ async def build_snapshot(ctx: Context, region_id: int | None) -> dict[str, Any]:
         trend_rows = await store.monthly_trend(session, where, bounds)
         pairs = await store.category_counts(session, where)
         by_region = await store.counts_by_region(session, where)
-        verdicts = await store.verdicts_by_region(session, where)
+        # Above a town nothing finer than a town is shown: count communities there.
+        towns = scope.region is None or scope.region.level not in (
+            RegionLevel.TOWN,
+            RegionLevel.COMMUNITY,
+        )
+        verdicts = await store.verdicts_by_region(session, where, towns=towns)
         deadlines = await store.overdue_deadlines(session, where, now)
         due = await store.outcome_due_counts(session, where)
         live = await store.list_live_sessions(session, where)

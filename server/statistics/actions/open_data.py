@@ -29,7 +29,7 @@ async def open_figures(ctx: Context) -> dict[str, Any]:
         await store.read_one_snapshot(session)
         regions = await store.list_regions(session, None)
         counts = await store.counts_by_region(session, None)
-        verdicts = await store.verdicts_by_region(session, None)
+        verdicts = await store.verdicts_by_region(session, None, towns=True)
     paths = {r.id: r.path for r in regions}
     names = {r.id: r.name for r in regions}
     by_id = {r.id: r for r in regions}
