@@ -95,9 +95,7 @@ class TopicEvent(Base):
     __tablename__ = "topic_events"
     # The dashboard's monthly "resolved" series reads resolving moves by time, from the
     # index alone.
-    __table_args__ = (
-        Index("ix_topic_events_to_status_at", "to_status", "at", "kind", "topic_id"),
-    )
+    __table_args__ = (Index("ix_topic_events_to_status_at", "to_status", "at", "kind", "topic_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), index=True)
