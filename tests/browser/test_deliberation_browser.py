@@ -35,7 +35,7 @@ PHONE_UA = (
     "(KHTML, like Gecko) Chrome/126.0.0.0 Mobile Safari/537.36"
 )
 SCREENSHOT = Path("/tmp/browser-deliberation-signup.png")
-TOPIC = "老旧小区加装电梯进展缓慢"  # a demo topic of 清河区
+TOPIC = "物业费上涨没有公示"  # a demo topic of 清河区, raised today
 ROOM = "幸福里社区协商议事室"
 TITLE = "加装电梯费用分摊协商议事会"
 PLACE = "幸福里社区党群服务中心二楼"
