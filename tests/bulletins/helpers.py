@@ -164,9 +164,10 @@ def expected_q2_room_a() -> dict[str, object]:
     4/5. Evaluations of h1: 1 satisfied, 1 basically, 1 unsatisfied -> 2/3. Sessions: 1
     (live on 10 April). Overdue deadlines falling due in Q2 and missed: c1's accept
     (due 2 April, closed 6 April); k1's and k2's first contact (3 working days from
-    7 April: due 10 April, never recorded); k1's and k2's escalated resolution (30 working
-    days from 7 April: due 19 May, still open) -> 5. Overdue outcomes: k1's and k2's, due
-    10 May (30 days after publication on 10 April), at 0 % -> 2."""
+    7 April: due 10 April, never recorded) -> 3 (k1's and k2's escalated resolution closed,
+    met, when their outcomes were published on 10 April: the outcome's due date supervises
+    from then). Overdue outcomes: k1's and k2's, due 10 May (30 days after publication on
+    10 April), at 0 % -> 2."""
     return {
         "received": 5,
         "resolution": {"resolved": 1, "rejected_or_merged": 0, "base": 5, "rate": 0.2},
@@ -186,5 +187,5 @@ def expected_q2_room_a() -> dict[str, object]:
             "rate": 0.6667,
         },
         "sessions": 1,
-        "overdue": {"deadlines": 5, "outcomes": 2, "total": 7},
+        "overdue": {"deadlines": 3, "outcomes": 2, "total": 5},
     }

@@ -72,7 +72,7 @@ async def test_figures_per_room_town_county_and_city(ctx: Context, clock: FakeCl
     assert city["acceptance"]["overdue_open"] == 1
     assert city["satisfaction"]["total"] == 3
     assert city["sessions"] == 1
-    assert city["overdue"] == {"deadlines": 6, "outcomes": 2, "total": 8}
+    assert city["overdue"] == {"deadlines": 4, "outcomes": 2, "total": 6}
 
 
 async def test_previous_quarter_and_the_local_quarter_boundary(
@@ -121,7 +121,7 @@ async def test_ranks_and_changes_from_the_previous_quarter(ctx: Context, clock: 
         "acceptance_rate": -0.2,
         "satisfaction_rate": None,  # no evaluations in Q1
         "sessions": 1,
-        "overdue": 7,
+        "overdue": 5,
         "rank": 1,  # up from 2nd to 1st
     }
     b = line(q2, "room", c.other_room.id)["change"]
