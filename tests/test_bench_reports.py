@@ -53,7 +53,7 @@ def test_quick_run_measures_every_report(
     assert b["city"]["received"] > 0 and b["lines"]["room"] == 30
     q = report["dashboard"]
     assert q["calls"] == 30 and q["regions_checked"] >= 3
-    assert {"headline_figures", "monthly_trend"} <= {r["query"] for r in q["per_query"]}
+    assert {"counts_by_region", "monthly_trend"} <= {r["query"] for r in q["per_query"]}
     assert all(r["p99_ms"] > 0 for r in q["per_query"])
     names = [v["what"] for v in report["verdicts"]]
     assert names[0].startswith("monthly disclosures") and "bulletin" in names[1]
